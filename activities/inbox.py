@@ -1,0 +1,104 @@
+"""The inbox read model, written by workflows as their human steps open, change and close."""
+
+from __future__ import annotations
+
+
+import msgspec
+from temporalio import activity
+
+from infra.db.audit import append
+from infra.db.tables import Task
+from workflows.domain.messages import AuditRecord, TaskChange, TaskClose, TaskRecord
+
+
+class InboxActivities:
+    @activity.defn(name="record_task")
+    async def record_task(self, task: TaskRecord) -> None:
+        exists = await Task.exists().where(Task.task_id == task.task_id)
+        if not exists:
+            await Task.insert(
+                Task(
+                    task_id=task.task_id,
+                    kind=task.kind,
+                    process_id=task.process_id,
+                    step=task.step,
+                    title=task.title,
+                    tier=task.tier,
+                    region=task.region,
+                    candidates=list(task.candidates),
+                    excluded=list(task.excluded),
+                    assignee=None,
+                    status="open",
+                    priority=task.priority,
+                    due_at=task.due_at,
+                    remind_at=task.remind_at,
+                    actions=msgspec.to_builtins(task.actions),
+                    evidence=msgspec.to_builtins(task.evidence),
+                    created_at=task.created_at,
+                    version=0,
+                )
+            ).on_conflict(action="DO NOTHING")
+        await append(
+            AuditRecord(
+                actor="system", actor_tier="system", action="task.opened", target=f"task:{task.task_id}",
+                outcome="open", reason=task.title, region=task.region, process_id=task.process_id,
+                after={"tier": task.tier, "due_at": task.due_at.isoformat() if task.due_at else None},
+                at=task.created_at, dedup_key=f"{task.task_id}:opened",
+            )
+        )
+
+    @activity.defn(name="change_task")
+    async def change_task(self, change: TaskChange) -> None:
+        values: dict = {Task.version: change.seq}
+        if change.change == "claimed":
+            values |= {Task.assignee: change.assignee, Task.status: "claimed"}
+        elif change.change == "released":
+            values |= {Task.assignee: None, Task.status: "open"}
+        elif change.change == "reminded":
+            values |= {Task.reminded: True}
+        elif change.change == "escalated":
+            values |= {
+                Task.tier: change.tier,
+                Task.escalated: True,
+                Task.escalation_reason: change.reason,
+                Task.due_at: change.due_at,
+                Task.remind_at: change.remind_at,
+                Task.reminded: False,
+                Task.assignee: None,
+                Task.status: "open",
+            }
+        else:
+            raise ValueError(f"unknown task change {change.change!r}")
+        await Task.update(values).where(
+            (Task.task_id == change.task_id) & (Task.version < change.seq) & Task.status.is_in(["open", "claimed"])
+        )
+        await append(
+            AuditRecord(
+                actor=change.actor, actor_tier=change.actor_tier, action=f"task.{change.change}",
+                target=f"task:{change.task_id}", outcome=change.change, reason=change.reason,
+                region=change.region, process_id=change.process_id,
+                after={"assignee": change.assignee, "tier": change.tier},
+                at=change.at, dedup_key=f"{change.task_id}:{change.change}:{change.seq}",
+            )
+        )
+
+    @activity.defn(name="close_task")
+    async def close_task(self, close: TaskClose) -> None:
+        await Task.update(
+            {
+                Task.status: close.status,
+                Task.outcome: msgspec.to_builtins({"action": close.action, "reason": close.reason, **close.outcome}),
+                Task.decided_by: close.actor,
+                Task.closed_at: close.at,
+            }
+        ).where((Task.task_id == close.task_id) & Task.status.is_in(["open", "claimed"]))
+        await append(
+            AuditRecord(
+                actor=close.actor, actor_tier=close.actor_tier, action=f"{close.kind}.{close.action}",
+                target=f"task:{close.task_id}", outcome=close.status, reason=close.reason,
+                region=close.region, process_id=close.process_id, after=msgspec.to_builtins(close.outcome) or None,
+                at=close.at, dedup_key=f"{close.task_id}:closed",
+            )
+        )
+
+

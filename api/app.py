@@ -1,0 +1,56 @@
+"""The Litestar application: API under /api, the console at /, health at /health."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from temporalio.client import Client
+
+from api.errors import EXCEPTION_HANDLERS
+from api.routes.auth import router as auth_router
+from api.routes.health import health
+from api.routes.inbox import inbox
+from api.temporal import TemporalHandle
+from infra.db.engine import bind_tables, close_pool, start_pool
+from infra.settings import Settings, get_settings
+from web.asgi import ui_router
+
+log = logging.getLogger("kameng.web")
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> Litestar:
+    """The app; tests hand in the Temporal client of their test server."""
+    settings = settings or get_settings()
+
+    async def on_startup(app: Litestar) -> None:
+        bind_tables()
+        await start_pool()
+
+    async def on_shutdown(app: Litestar) -> None:
+        await close_pool()
+
+    return Litestar(
+        route_handlers=[auth_router, inbox, health, ui_router()],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        state=State({"temporal": TemporalHandle(settings, temporal_client), "settings": settings}),
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="Kameng API",
+            version="0.1.0",
+            description="卡盟治理中心: tiered admin governance, durable processes, audit.",
+            path="/schema",
+        ),
+        debug=False,
+    )
+
+
+def asgi_app() -> Litestar:
+    """Factory for ASGI servers (``granian --factory api.app:asgi_app``)."""
+    return create_app()

@@ -1,0 +1,91 @@
+"""One error shape for every failure: ``{"error": {"code": ..., "reason": ...}}``."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("kameng.api")
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    code: str
+    reason: str
+    detail: Any = None
+
+
+class ErrorResponse(msgspec.Struct, frozen=True):
+    error: ErrorBody
+
+
+class ApiError(HTTPException):
+    """A failure the caller can act on: an HTTP status, a stable code and a readable reason."""
+
+    def __init__(self, status_code: int, code: str, reason: str, *, headers: dict[str, str] | None = None, detail: Any = None) -> None:
+        super().__init__(status_code=status_code, detail=reason, headers=headers)
+        self.code = code
+        self.reason = reason
+        self.extra = detail
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+_DEFAULT_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def _respond(status: int, code: str, reason: str, detail: Any = None, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        ErrorResponse(ErrorBody(code, reason, detail)),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+    if isinstance(exc, ApiError):
+        return _respond(exc.status_code, exc.code, exc.reason, exc.extra, exc.headers)
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        # Litestar reports body/parameter validation failures as 400; keep its detail list.
+        return _respond(400, "invalid_request", str(exc.detail), exc.extra or None)
+    if status >= 500:
+        return handle_unexpected(request, exc)
+    return _respond(status, _DEFAULT_CODES.get(status, "error"), str(exc.detail), None, exc.headers)
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response:
+    correlation = uuid.uuid4().hex
+    log.exception("unexpected failure %s on %s %s", correlation, request.method, request.url.path, exc_info=exc)
+    return _respond(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        f"an unexpected error occurred; quote {correlation} when reporting it",
+        {"correlation_id": correlation},
+    )
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,135 @@
+"""Sign in, sign out, and who am I."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import Cookie
+from litestar.di import Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect
+
+import msgspec
+
+from api.admins import admin_read
+from api.errors import ApiError
+from api.schemas import LoginCreate, LoginRead, MeRead, PermissionRead
+from api.security import SESSION_COOKIE, Principal, provide_principal, source_of
+from infra.accounts import authenticate, close_session, open_session
+from infra.db.audit import append
+from workflows.domain.messages import AuditRecord
+from infra.settings import get_settings
+from workflows.domain.permissions import PERMISSIONS_BY_KEY
+from workflows.domain.policy import DEFAULT_POLICY
+
+
+def session_cookie(token: str, *, secure: bool = False) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+        max_age=get_settings().session_hours * 3600,
+    )
+
+
+async def _sign_in(request: Request, username: str, password: str) -> tuple[dict, str] | None:
+    admin = await authenticate(username, password)
+    source = source_of(request)
+    if admin is None:
+        await append(
+            AuditRecord(
+                actor=username[:64], actor_tier="", action="auth.login", target=f"admin:{username[:64]}",
+                outcome="denied", reason="wrong username or password", source=source,
+            )
+        )
+        return None
+    token = await open_session(admin["id"], source)
+    await append(
+        AuditRecord(
+            actor=admin["username"], actor_tier=admin["tier"], action="auth.login",
+            target=f"admin:{admin['username']}", outcome="allowed", source=source,
+        )
+    )
+    return admin, token
+
+
+@post("/api/auth/login", status_code=200, summary="Sign in", tags=["auth"])
+async def login(request: Request, data: LoginCreate) -> Response[LoginRead]:
+    signed_in = await _sign_in(request, data.username, data.password)
+    if signed_in is None:
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    admin, token = signed_in
+    return Response(
+        LoginRead(token=token, admin=admin_read(admin)),
+        cookies=[session_cookie(token, secure=request.url.scheme == "https")],
+    )
+
+
+class LoginForm(msgspec.Struct, frozen=True):
+    username: str = ""
+    password: str = ""
+
+
+@post("/auth/login", include_in_schema=False)
+async def login_form(
+    request: Request, data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+) -> Redirect:
+    """The console's sign-in form posts here and lands back on the console."""
+    signed_in = await _sign_in(request, data.username[:64], data.password[:256])
+    if signed_in is None:
+        return Redirect("/?error=invalid_credentials", status_code=303)
+    _, token = signed_in
+    return Redirect("/", status_code=303, cookies=[session_cookie(token, secure=request.url.scheme == "https")])
+
+
+@post("/api/auth/logout", status_code=204, summary="Sign out", tags=["auth"], dependencies={"principal": Provide(provide_principal)})
+async def logout(principal: Principal) -> Response[None]:
+    await close_session(principal.token)
+    await append(
+        AuditRecord(
+            actor=principal.actor.id, actor_tier=principal.actor.tier, action="auth.logout",
+            target=f"admin:{principal.actor.id}", outcome="allowed", source=principal.source,
+        )
+    )
+    response: Response[None] = Response(None, status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@post("/auth/logout", include_in_schema=False)
+async def logout_form(request: Request) -> Redirect:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await close_session(token)
+    redirect = Redirect("/", status_code=303)
+    redirect.delete_cookie(SESSION_COOKIE, path="/")
+    return redirect
+
+
+@get("/api/me", summary="The signed-in admin and effective permissions", tags=["auth"], dependencies={"principal": Provide(provide_principal)})
+async def me(principal: Principal) -> MeRead:
+    from infra.db.tables import Admin
+
+    admin = await Admin.select().where(Admin.id == principal.admin_id).first()
+    if admin is None:
+        raise ApiError(401, "session_invalid", "the admin behind this session no longer exists")
+    permissions = [
+        PermissionRead(
+            permission=key,
+            name_zh=PERMISSIONS_BY_KEY[key].name_zh,
+            name_en=PERMISSIONS_BY_KEY[key].name_en,
+            scope=scope.value,
+            ends_at=ends_at,
+        )
+        for key, scope, ends_at in DEFAULT_POLICY.effective(principal.actor, datetime.now(UTC))
+    ]
+    return MeRead(admin=admin_read(admin), permissions=permissions)
+
+
+router = Router(path="/", route_handlers=[login, login_form, logout, logout_form, me])

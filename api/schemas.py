@@ -1,0 +1,84 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["normal-game-cards-1"])]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256, examples=["kameng-demo"])]
+
+
+class LoginCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    username: Username
+    password: Password
+
+
+class AdminRead(msgspec.Struct, frozen=True):
+    username: str
+    display_name: str
+    tier: str
+    tier_name_zh: str
+    regions: list[str]
+    station_master: bool
+
+
+class LoginRead(msgspec.Struct, frozen=True):
+    token: str
+    admin: AdminRead
+
+
+class PermissionRead(msgspec.Struct, frozen=True):
+    permission: str
+    name_zh: str
+    name_en: str
+    scope: str
+    ends_at: datetime | None = None
+    """Set for a temporary grant: when it stops authorizing."""
+
+
+class MeRead(msgspec.Struct, frozen=True):
+    admin: AdminRead
+    permissions: list[PermissionRead]
+
+
+class TaskAction(msgspec.Struct, frozen=True):
+    name: str
+    label_zh: str
+    label_en: str
+    permission: str
+
+
+class TaskRead(msgspec.Struct, frozen=True):
+    id: str
+    kind: str
+    process_id: str
+    title: str
+    tier: str
+    region: str | None
+    status: str
+    assignee: str | None
+    due_at: datetime | None
+    escalated: bool
+    actions: list[Any]
+    priority: int = 0
+    created_at: datetime | None = None
+
+
+class InboxRead(msgspec.Struct, frozen=True):
+    items: list[TaskRead]
+    next_cursor: str | None
+
+
+class ComponentHealth(msgspec.Struct, frozen=True):
+    ok: bool
+    detail: str
+
+
+class HealthRead(msgspec.Struct, frozen=True):
+    status: str
+    """``ok`` or ``degraded``."""
+    database: ComponentHealth
+    temporal: ComponentHealth

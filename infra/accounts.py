@@ -1,0 +1,123 @@
+"""Admins as the policy sees them, their passwords and their sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from infra.db.tables import Admin, AdminSession, PermissionGrant
+from infra.settings import get_settings
+from workflows.domain.permissions import Scope
+from workflows.domain.policy import Actor, Grant
+
+_hasher = PasswordHasher()
+# A real hash to verify against when the username is unknown, so both paths cost the same.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(stored_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def grant_from_row(row: dict[str, Any]) -> Grant:
+    return Grant(
+        id=row["grant_id"],
+        permission=row["permission"],
+        scope=Scope(row["scope"]),
+        regions=tuple(row["regions"] or ()),
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def actor_from_rows(admin: dict[str, Any], grants: list[dict[str, Any]]) -> Actor:
+    return Actor(
+        id=admin["username"],
+        tier=admin["tier"],
+        regions=tuple(admin["regions"] or ()),
+        station_master=admin["station_master"],
+        active=admin["status"] == "active",
+        grants=tuple(grant_from_row(g) for g in grants),
+    )
+
+
+async def load_actor(username: str, now: datetime | None = None) -> Actor | None:
+    """The admin with every grant that has not ended (expired ones authorize nothing anyway)."""
+    now = now or datetime.now(UTC)
+    admin = await Admin.select().where(Admin.username == username).first()
+    if admin is None:
+        return None
+    grants = await PermissionGrant.select().where(
+        (PermissionGrant.admin == admin["id"]) & (PermissionGrant.ends_at > now)
+    )
+    return actor_from_rows(admin, grants)
+
+
+async def authenticate(username: str, password: str) -> dict[str, Any] | None:
+    """The admin row if the password matches; the check costs the same either way."""
+    admin = await Admin.select().where(Admin.username == username).first()
+    ok = password_matches(admin["password_hash"] if admin else None, password)
+    if not ok or admin is None or admin["status"] != "active":
+        return None
+    return admin
+
+
+async def open_session(admin_id: int, source: str = "") -> str:
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    await AdminSession.insert(
+        AdminSession(
+            token_hash=token_digest(token),
+            admin=admin_id,
+            created_at=now,
+            expires_at=now + timedelta(hours=get_settings().session_hours),
+            source=source[:64],
+        )
+    )
+    return token
+
+
+async def session_admin(token: str | None) -> dict[str, Any] | None:
+    """The admin a live session token belongs to, or None."""
+    if not token or len(token) > 256:
+        return None
+    now = datetime.now(UTC)
+    session = (
+        await AdminSession.select(AdminSession.admin, AdminSession.expires_at, AdminSession.revoked_at)
+        .where(AdminSession.token_hash == token_digest(token))
+        .first()
+    )
+    if session is None or session["revoked_at"] is not None or session["expires_at"] <= now:
+        return None
+    admin = await Admin.select().where(Admin.id == session["admin"]).first()
+    if admin is None or admin["status"] != "active":
+        return None
+    return admin
+
+
+async def close_session(token: str) -> None:
+    await AdminSession.update({AdminSession.revoked_at: datetime.now(UTC)}).where(
+        AdminSession.token_hash == token_digest(token)
+    )
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,121 @@
+"""Engine selection (SQLite by default, PostgreSQL by URL), migrations and connection life."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+from urllib.parse import urlparse
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from infra.db.tables import ALL_TABLES
+from infra.settings import Settings, get_settings
+
+PICCOLO_CONF = "infra.db.piccolo_conf"
+
+
+class DatabaseUnavailable(RuntimeError):
+    pass
+
+
+def engine_for(settings: Settings) -> Engine:
+    if settings.is_postgres:
+        return PostgresEngine(config={"dsn": settings.resolved_database_url})
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEngine(path=str(path), timeout=30)
+
+
+@functools.cache
+def get_engine() -> Engine:
+    return engine_for(get_settings())
+
+
+def bind_tables(engine: Engine | None = None) -> Engine:
+    """Point every table at the engine the settings choose (and Piccolo's tools at us)."""
+    os.environ["PICCOLO_CONF"] = PICCOLO_CONF
+    engine = engine or get_engine()
+    for table in ALL_TABLES:
+        table._meta.db = engine
+    return engine
+
+
+def prepare_sqlite(settings: Settings) -> None:
+    """WAL is a property of the file: set it once, before anything else opens it."""
+    if settings.is_postgres:
+        return
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=wal")
+        conn.execute("PRAGMA synchronous=normal")
+
+
+async def migrate(settings: Settings | None = None) -> list[str]:
+    """Apply every pending migration; returns the ids applied."""
+    from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
+
+    settings = settings or get_settings()
+    prepare_sqlite(settings)
+    bind_tables()
+    manager = ForwardsMigrationManager(app_name="kameng", migration_id="all", fake=False)
+    result = await manager.run()
+    if not result.success:
+        raise RuntimeError(f"migration failed: {result.message}")
+    return [result.message]
+
+
+async def ping(timeout: float = 2.0) -> str | None:
+    """None when the database answers, else why not."""
+    import asyncio
+
+    try:
+        await asyncio.wait_for(get_engine().run_ddl("SELECT 1"), timeout)
+    except Exception as exc:  # the reason is reported, not swallowed
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+async def start_pool() -> None:
+    engine = get_engine()
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=10)
+
+
+async def close_pool() -> None:
+    engine = get_engine()
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+def describe(settings: Settings) -> str:
+    if settings.is_postgres:
+        url = urlparse(settings.resolved_database_url)
+        return f"postgresql://{url.hostname}:{url.port or 5432}{url.path}"
+    return f"sqlite:///{settings.sqlite_path}"
+
+
+def write_transaction(engine: Engine | None = None):
+    """A transaction that takes the write lock up front (SQLite ``BEGIN IMMEDIATE``)."""
+    engine = engine or get_engine()
+    if isinstance(engine, SQLiteEngine):
+        from piccolo.engine.sqlite import TransactionType
+
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+async def serialize_writers(key: int, engine: Engine | None = None) -> None:
+    """Inside a write transaction: make concurrent writers of ``key`` take turns.
+
+    SQLite already serializes writers with ``BEGIN IMMEDIATE``; PostgreSQL takes a
+    transaction-scoped advisory lock.
+    """
+    engine = engine or get_engine()
+    if isinstance(engine, PostgresEngine):
+        from piccolo.querystring import QueryString
+
+        await engine.run_querystring(QueryString("SELECT pg_advisory_xact_lock({})", key))

@@ -1,0 +1,89 @@
+"""Typed settings, read lazily from ``KAMENG_*`` environment variables."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import msgspec
+
+PREFIX = "KAMENG_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    var_dir: str = "var"
+    database_url: str = ""
+    """``sqlite:///path`` (default ``<var_dir>/kameng.db``) or ``postgresql://...``."""
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    temporal_db: str = ""
+    """The dev server's SQLite file (default ``<var_dir>/temporal.db``)."""
+    task_queue: str = "kameng"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    server: str = "granian"
+    """``granian`` or ``uvicorn``."""
+    web_workers: int = 1
+    demo_password: str = "kameng-demo"
+    intake_tokens: str = "kameng-intake-dev"
+    session_hours: int = 12
+    log_format: str = "console"
+    """``console`` (readable) or ``json``."""
+
+    @property
+    def var_path(self) -> Path:
+        return Path(self.var_dir)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_path / 'kameng.db'}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        url = self.resolved_database_url
+        if not url.startswith("sqlite:///"):
+            raise ValueError(f"not an SQLite URL: {url!r}")
+        return Path(url.removeprefix("sqlite:///"))
+
+    @property
+    def resolved_temporal_db(self) -> Path:
+        return Path(self.temporal_db) if self.temporal_db else self.var_path / "temporal.db"
+
+    @property
+    def intake_token_list(self) -> list[str]:
+        return [t.strip() for t in self.intake_tokens.split(",") if t.strip()]
+
+    @property
+    def temporal_port(self) -> int:
+        return int(self.temporal_address.rsplit(":", 1)[1])
+
+
+def settings_from_env(env: dict[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    fields = set(Settings.__struct_fields__)
+    raw = {
+        key[len(PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(PREFIX) and key[len(PREFIX) :].lower() in fields
+    }
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SystemExit(f"invalid KAMENG_* setting: {exc}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return settings_from_env()
+
+
+def setting_names() -> list[tuple[str, object]]:
+    """Every setting as (environment variable, default), for the README and ``--help``."""
+    defaults = Settings()
+    return [(PREFIX + name.upper(), getattr(defaults, name)) for name in Settings.__struct_fields__]

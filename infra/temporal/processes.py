@@ -1,0 +1,126 @@
+"""Starting processes and acting on them: what the API and the tests call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import TypedSearchAttributes, SearchAttributePair
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.domain.policy import Actor
+from workflows.process import (
+    KIND,
+    REGION,
+    STATUS,
+    ActInput,
+    ActionResult,
+    ClaimInput,
+    ProcessConfig,
+    ProcessView,
+    Start,
+    TaskView,
+)
+from workflows.spec import WorkflowSpec
+
+
+class ProcessError(Exception):
+    """A refusal with a stable code; ``status`` is the HTTP status it maps to."""
+
+    def __init__(self, code: str, reason: str, status: int = 409) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.status = status
+
+
+_NOT_FOUND = {"no_such_task"}
+_FORBIDDEN = {
+    "no_permission", "out_of_region", "not_own", "self_approval", "conflict_of_interest",
+    "tier_too_low", "not_outranking", "funds_need_super", "outside_band", "high_value",
+    "grant_expired", "grant_not_started", "grant_revoked", "inactive", "not_assignee",
+    "not_grantee", "band_unknown", "tier_unknown", "not_station_master",
+}
+_INVALID = {"invalid_body", "too_long", "request_id_required", "task_required", "bad_duration"}
+
+
+def _status_for(code: str) -> int:
+    if code in _NOT_FOUND:
+        return 404
+    if code in _FORBIDDEN:
+        return 403
+    if code in _INVALID:
+        return 422
+    return 409
+
+
+def _from_update_error(exc: WorkflowUpdateFailedError) -> ProcessError:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return ProcessError(cause.type, cause.message, _status_for(cause.type))
+    return ProcessError("action_failed", str(cause or exc), 409)
+
+
+def _from_rpc(exc: RPCError) -> ProcessError:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return ProcessError("not_found", "no such process", 404)
+    raise exc
+
+
+async def start_process(
+    client: Client,
+    spec: WorkflowSpec,
+    *,
+    by: Actor | None,
+    body: Any,
+    key: str,
+    task_queue: str,
+    config: ProcessConfig = ProcessConfig(),
+) -> str:
+    start = Start(by=by, body=body, key=key, config=config)
+    workflow_id = spec.workflow_id(start)
+    attributes = TypedSearchAttributes([SearchAttributePair(KIND, spec.kind), SearchAttributePair(STATUS, "running")])
+    region = getattr(body, "region", None)
+    if isinstance(region, str):
+        attributes = TypedSearchAttributes([*attributes.search_attributes, SearchAttributePair(REGION, region)])
+    try:
+        await client.start_workflow(
+            spec.workflow.run,  # type: ignore[attr-defined]
+            start,
+            id=workflow_id,
+            task_queue=task_queue,
+            search_attributes=attributes if config.search_attributes else None,
+        )
+    except WorkflowAlreadyStartedError:
+        raise ProcessError("already_started", f"process {workflow_id} already exists", 409) from None
+    return workflow_id
+
+
+async def act(client: Client, process_id: str, request: ActInput) -> ActionResult:
+    handle = client.get_workflow_handle(process_id)
+    try:
+        return await handle.execute_update("act", request, id=f"act-{request.request_id}", result_type=ActionResult)
+    except WorkflowUpdateFailedError as exc:
+        raise _from_update_error(exc) from None
+    except RPCError as exc:
+        raise _from_rpc(exc) from None
+
+
+async def claim(client: Client, process_id: str, request: ClaimInput, *, release: bool = False) -> TaskView:
+    handle = client.get_workflow_handle(process_id)
+    name = "release" if release else "claim"
+    try:
+        return await handle.execute_update(name, request, result_type=TaskView)
+    except WorkflowUpdateFailedError as exc:
+        raise _from_update_error(exc) from None
+    except RPCError as exc:
+        raise _from_rpc(exc) from None
+
+
+async def view(client: Client, process_id: str) -> ProcessView:
+    handle = client.get_workflow_handle(process_id)
+    try:
+        return await handle.query("view", result_type=ProcessView)
+    except RPCError as exc:
+        raise _from_rpc(exc) from None

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+
+from infra.db.tables import AuditEvent
+from tests.api.conftest import bearer, login
+
+pytestmark = pytest.mark.db
+
+
+async def test_login_returns_token_cookie_and_admin(api):
+    response = await api.post("/api/auth/login", json={"username": "regional-game-cards", "password": "kameng-demo"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["admin"] == {
+        "username": "regional-game-cards",
+        "display_name": body["admin"]["display_name"],
+        "tier": "regional",
+        "tier_name_zh": "区域管理员",
+        "regions": ["game-cards"],
+        "station_master": False,
+    }
+    cookie = response.headers["set-cookie"]
+    assert "kameng_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert len(body["token"]) >= 40
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("regional-game-cards", "wrong"), ("nobody-here", "kameng-demo"), ("regional-game-cards", "")],
+)
+async def test_wrong_credentials_are_401_and_audited(api, username, password):
+    before = await AuditEvent.count().where((AuditEvent.action == "auth.login") & (AuditEvent.outcome == "denied"))
+    response = await api.post("/api/auth/login", json={"username": username, "password": password})
+    if password == "":
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "invalid_request"
+        return
+    assert response.status_code == 401
+    assert response.json()["error"] == {"code": "invalid_credentials", "reason": "wrong username or password", "detail": None}
+    after = await AuditEvent.count().where((AuditEvent.action == "auth.login") & (AuditEvent.outcome == "denied"))
+    assert after == before + 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"not json", b'{"username": 1, "password": "x"}', b'{"username": "a"}', b"[]", b'{"username":"a","password":"b","extra":1}'],
+)
+async def test_malformed_login_bodies_are_4xx(api, body):
+    response = await api.post("/api/auth/login", content=body, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]["code"]
+
+
+async def test_me_by_bearer_and_by_cookie(api):
+    token = await login(api, "normal-game-cards-1")
+    by_bearer = await api.get("/api/me", headers=bearer(token))
+    assert by_bearer.status_code == 200
+    me = by_bearer.json()
+    assert me["admin"]["tier"] == "normal"
+    held = {p["permission"]: p["scope"] for p in me["permissions"]}
+    assert held["products.approve_listing"] == "region" and held["users.view"] == "own"
+    assert "funds.approve" not in held
+    by_cookie = await api.get("/api/me")  # the client kept the login cookie
+    assert by_cookie.status_code == 200
+
+
+async def test_no_or_bad_token_is_401(api):
+    api.cookies.clear()
+    assert (await api.get("/api/me")).json()["error"]["code"] == "unauthenticated"
+    bad = await api.get("/api/me", headers=bearer("x" * 43))
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "session_invalid"
+    scheme = await api.get("/api/me", headers={"Authorization": "Basic abc"})
+    assert scheme.status_code == 401 and scheme.json()["error"]["code"] == "bad_authorization"
+
+
+async def test_logout_ends_the_session(api):
+    token = await login(api, "intern-game-cards-1")
+    api.cookies.clear()
+    assert (await api.post("/api/auth/logout", headers=bearer(token))).status_code == 204
+    assert (await api.get("/api/me", headers=bearer(token))).status_code == 401
+
+
+async def test_health_reports_database_and_temporal(api):
+    response = await api.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["database"]["ok"] and body["temporal"]["ok"]
+
+
+async def test_unknown_route_is_a_json_404(api):
+    response = await api.get("/api/does-not-exist")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

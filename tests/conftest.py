@@ -1,0 +1,184 @@
+"""Shared fixtures: one migrated database per run (SQLite, or PostgreSQL when asked), the
+demo platform, and a Temporal time-skipping environment.
+
+``KAMENG_TEST_POSTGRES=postgresql://...`` runs the database tests against a fresh database
+created on that server; if the server is unreachable the run stops with an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="kameng-test-"))
+_PG_ADMIN_URL = os.environ.get("KAMENG_TEST_POSTGRES", "")
+_PG_DB = f"kameng_test_{uuid.uuid4().hex[:10]}"
+
+# Settings are read lazily and cached; fix them before anything reads them.
+os.environ["KAMENG_VAR_DIR"] = str(_TMP / "var")
+os.environ["KAMENG_DEMO_PASSWORD"] = "kameng-demo"
+if _PG_ADMIN_URL:
+    os.environ["KAMENG_DATABASE_URL"] = _PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + _PG_DB
+else:
+    os.environ["KAMENG_DATABASE_URL"] = f"sqlite:///{_TMP / 'var' / 'kameng.db'}"
+
+
+def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(_PG_ADMIN_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _PG_ADMIN_URL:
+        try:
+            _pg_admin(f'CREATE DATABASE "{_PG_DB}"')
+        except Exception as exc:
+            pytest.exit(
+                f"PostgreSQL at {_PG_ADMIN_URL} is unreachable ({exc}): "
+                "the PostgreSQL pass cannot run",
+                returncode=3,
+            )
+        print(f"\n[kameng] database tests run on PostgreSQL ({_PG_DB})", file=sys.stderr)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _PG_ADMIN_URL:
+        try:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{_PG_DB}" WITH (FORCE)')
+        except Exception as exc:  # reported; the run's own result stands
+            print(f"[kameng] could not drop {_PG_DB}: {exc}", file=sys.stderr)
+    shutil.rmtree(_TMP, ignore_errors=True)
+    # The Temporal SDK's Rust threads can crash interpreter teardown (sdk-python#300):
+    # leave with the real status before that can happen.
+    status = getattr(config, "_kameng_exitstatus", None)
+    if status is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(status))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config._kameng_exitstatus = exitstatus  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Path:
+    return _TMP
+
+
+@pytest.fixture(scope="session")
+async def database():
+    """The migrated, empty-schema database every database test shares."""
+    from infra.db.engine import bind_tables, close_pool, migrate, start_pool
+
+    bind_tables()
+    await migrate()
+    await start_pool()
+    yield
+    await close_pool()
+
+
+@pytest.fixture(scope="session")
+async def demo(database):
+    """The demo platform, seeded once per run."""
+    from infra.seed import seed
+
+    return await seed()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env():
+    """One time-skipping test server for the run (the pip-installed binary, never a download)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from infra.temporal.binaries import temporal_test_server
+    from infra.temporal.client import interceptors
+    from infra.temporal.converter import DATA_CONVERTER
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(temporal_test_server()),
+        data_converter=DATA_CONVERTER,
+        interceptors=interceptors(),
+    )
+    yield env
+    await env.shutdown()
+    await asyncio.sleep(0.3)
+
+
+class Harness:
+    """A worker on its own task queue, and helpers to drive processes through it."""
+
+    def __init__(self, env, task_queue: str) -> None:
+        self.env = env
+        self.client = env.client
+        self.task_queue = task_queue
+
+    async def start(self, kind: str, by, body, *, key: str | None = None, timings=None) -> str:
+        from infra.temporal.processes import start_process
+        from workflows.process import ProcessConfig
+        from workflows.registry import BY_KIND
+
+        config = ProcessConfig(timings=timings or {}, search_attributes=False)
+        return await start_process(
+            self.client, BY_KIND[kind], by=by, body=body, key=key or uuid.uuid4().hex[:8],
+            task_queue=self.task_queue, config=config,
+        )
+
+    async def act(self, process_id: str, actor, action: str, body=None, *, task_id=None, request_id=None):
+        from infra.temporal.processes import act
+        from workflows.process import ActInput
+
+        return await act(
+            self.client, process_id,
+            ActInput(actor=actor, action=action, request_id=request_id or uuid.uuid4().hex, task_id=task_id, body=body or {}),
+        )
+
+    async def view(self, process_id: str):
+        from infra.temporal.processes import view
+
+        return await view(self.client, process_id)
+
+    async def wait_for(self, process_id: str, predicate, timeout: float = 10.0):
+        """Poll the process view until ``predicate(view)`` holds (no time skipping meanwhile)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            current = await self.view(process_id)
+            if predicate(current):
+                return current
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"condition never held; last view: {current}")
+            await asyncio.sleep(0.05)
+
+    async def result(self, process_id: str):
+        """The process's result; time skips ahead while waiting for it."""
+        async with self.env.time_skipping_unlocked():
+            return await self.client.get_workflow_handle(process_id).result()
+
+    async def skip(self, duration) -> None:
+        await self.env.sleep(duration)
+
+
+@pytest.fixture
+async def harness(temporal_env, database):
+    from infra.temporal.worker import build_worker
+
+    queue = f"kameng-test-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(temporal_env.client, task_queue=queue)
+    async with worker:
+        yield Harness(temporal_env, queue)

@@ -1,0 +1,137 @@
+"""Temporary permission grants on the time-skipping server, with the real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra.accounts import load_actor
+from infra.db.tables import AuditEvent, PermissionGrant, Task
+from infra.temporal.processes import ProcessError
+from workflows.domain.policy import Subject, can
+from workflows.domain.timing import StepTiming
+from workflows.permission_grant import RequestGrantInput
+
+pytestmark = [pytest.mark.db, pytest.mark.timeout(60)]
+
+FUNDS_IN_CARDS = Subject(kind="fund-operation", region="game-cards", requester="super-2")
+
+
+async def actor(username: str):
+    found = await load_actor(username, datetime.now(UTC) - timedelta(days=400))
+    assert found is not None, username
+    return found
+
+
+def fund_request(days: float = 3) -> RequestGrantInput:
+    return RequestGrantInput(
+        permission="funds.approve",
+        scope="region",
+        duration=timedelta(days=days),
+        justification="双十一大促期间需要区域资金审批权",
+    )
+
+
+async def open_task(process_id: str) -> dict:
+    row = await Task.select().where((Task.process_id == process_id) & Task.status.is_in(["open", "claimed"])).first()
+    assert row is not None, f"no open task for {process_id}"
+    return row
+
+
+async def test_fund_grant_goes_to_a_super_activates_and_expires(harness, demo):
+    regional = await actor("regional-game-cards")
+    pid = await harness.start("permission-grant", regional, fund_request(days=3))
+    view = await harness.wait_for(pid, lambda v: v.tasks)
+    task = view.tasks[0]
+    assert task.tier == "super" and task.actions == ["approve", "reject"]
+    row = await open_task(pid)
+    assert row["tier"] == "super" and row["region"] == "game-cards"
+
+    # Before approval the regional cannot approve fund operations.
+    assert not can(regional, "funds.approve", FUNDS_IN_CARDS, now=datetime.now(UTC))
+
+    super2 = await actor("super-2")
+    result = await harness.act(pid, super2, "approve", {"reason": "大促"})
+    assert result.status == "active"
+    grant = await PermissionGrant.select().where(PermissionGrant.grant_id == pid).first()
+    assert grant is not None and grant["approved_by"] == "super-2"
+    assert grant["ends_at"] - grant["starts_at"] == timedelta(days=3)
+
+    granted = await load_actor("regional-game-cards", grant["starts_at"])
+    during = grant["starts_at"] + timedelta(days=1)
+    assert can(granted, "funds.approve", FUNDS_IN_CARDS, now=during).allowed
+    assert not can(granted, "funds.approve", Subject(region="east-china", requester="super-2"), now=during)
+    assert can(granted, "funds.approve", FUNDS_IN_CARDS, now=grant["ends_at"]).code == "grant_expired"
+
+    outcome = await harness.result(pid)  # time skips to the end of the grant
+    assert outcome["status"] == "expired"
+    closed = await Task.select().where(Task.task_id == task.task_id).first()
+    assert closed["status"] == "done" and closed["decided_by"] == "super-2"
+    actions = [r["action"] for r in await AuditEvent.select(AuditEvent.action).where(AuditEvent.process_id == pid).order_by(AuditEvent.seq)]
+    assert actions[0] == "permission-grant.started"
+    assert "permission-grant.approve" in actions and actions[-1] == "permission-grant.expired"
+
+
+async def test_regional_cannot_approve_a_fund_grant_and_requester_cannot_approve_own(harness, demo):
+    normal = await actor("normal-game-cards-1")
+    pid = await harness.start("permission-grant", normal, fund_request())
+    await harness.wait_for(pid, lambda v: v.tasks)
+    with pytest.raises(ProcessError) as denied:
+        await harness.act(pid, await actor("regional-game-cards"), "approve", {})
+    assert denied.value.code in {"tier_too_low", "funds_need_super"}
+    with pytest.raises(ProcessError) as self_approval:
+        await harness.act(pid, normal, "approve", {})
+    assert self_approval.value.code == "conflict_of_interest"
+    result = await harness.act(pid, await actor("super-3"), "reject", {"reason": "不需要"})
+    assert result.status == "rejected"
+    assert not await PermissionGrant.exists().where(PermissionGrant.grant_id == pid)
+
+
+async def test_non_fund_grant_is_approved_by_the_regional_of_the_region(harness, demo):
+    normal = await actor("normal-east-china-1")
+    body = RequestGrantInput(permission="users.view_sensitive", scope="region", duration=timedelta(hours=8), justification="排查一起投诉")
+    pid = await harness.start("permission-grant", normal, body)
+    view = await harness.wait_for(pid, lambda v: v.tasks)
+    assert view.tasks[0].tier == "regional"
+    with pytest.raises(ProcessError) as wrong_region:
+        await harness.act(pid, await actor("regional-game-cards"), "approve", {})
+    assert wrong_region.value.code == "out_of_region"
+    result = await harness.act(pid, await actor("regional-east-china"), "approve", {})
+    assert result.status == "active"
+
+
+async def test_unanswered_request_lapses(harness, demo):
+    intern = await actor("intern-game-items-1")
+    body = RequestGrantInput(permission="products.classify", scope="region", duration=timedelta(days=1), justification="协助整理商品分类")
+    timings = {"permission-grant.approve": StepTiming(due=timedelta(hours=2), remind_before=timedelta(hours=1))}
+    pid = await harness.start("permission-grant", intern, body, timings=timings)
+    outcome = await harness.result(pid)
+    assert outcome["status"] == "lapsed"
+    task = await Task.select().where(Task.process_id == pid).first()
+    assert task["status"] == "done" and task["reminded"] is True
+    events = {r["action"] for r in await AuditEvent.select(AuditEvent.action).where(AuditEvent.process_id == pid)}
+    assert {"task.reminded", "permission-grant.lapsed"} <= events
+
+
+async def test_grantee_revokes_early_and_extension_needs_approval(harness, demo):
+    regional = await actor("regional-mobile-topup")
+    pid = await harness.start("permission-grant", regional, fund_request(days=2))
+    await harness.wait_for(pid, lambda v: v.tasks)
+    await harness.act(pid, await actor("station-master"), "approve", {})
+
+    with pytest.raises(ProcessError) as not_grantee:
+        await harness.act(pid, await actor("regional-game-cards"), "extend", {"duration": "P1D", "reason": "再延一天"})
+    assert not_grantee.value.code in {"not_own", "not_grantee"}
+    await harness.act(pid, regional, "extend", {"duration": "P1D", "reason": "大促延长一天"})
+    view = await harness.wait_for(pid, lambda v: any(t.step == "approve_extension" for t in v.tasks))
+    await harness.act(pid, await actor("super-2"), "approve_extension", {"reason": "同意"}, task_id=view.tasks[0].task_id)
+    grant = await PermissionGrant.select().where(PermissionGrant.grant_id == pid).first()
+    assert grant["ends_at"] - grant["starts_at"] == timedelta(days=3)
+
+    result = await harness.act(pid, regional, "revoke", {"reason": "活动提前结束"})
+    assert result.status == "revoked"
+    grant = await PermissionGrant.select().where(PermissionGrant.grant_id == pid).first()
+    assert grant["revoked_at"] is not None
+    revoked = await load_actor("regional-mobile-topup", datetime.now(UTC))
+    assert not can(revoked, "funds.approve", Subject(region="mobile-topup", requester="super-2"), now=datetime.now(UTC) + timedelta(minutes=1))

@@ -1,0 +1,307 @@
+"""The one policy function: ``can(actor, action, subject, now=...) -> Decision``.
+
+HTTP guards, workflow update validators and the UI all ask it. It reads the matrix and the
+actor's temporary grants and never touches I/O or the clock: time comes in as ``now``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from workflows.domain.permissions import (
+    DEFAULT_MATRIX,
+    PERMISSIONS_BY_KEY,
+    Cell,
+    Condition,
+    Permission,
+    Scope,
+)
+from workflows.domain.tiers import DEFAULT_LADDER, TierLadder
+
+
+class Grant(msgspec.Struct, frozen=True, kw_only=True):
+    """A temporary permission (动态权限): active in ``[starts_at, ends_at)`` unless revoked."""
+
+    permission: str
+    scope: Scope
+    starts_at: datetime
+    ends_at: datetime
+    regions: tuple[str, ...] = ()
+    """For region scope: the regions it covers; empty means the actor's own regions."""
+    revoked_at: datetime | None = None
+    id: str = ""
+
+    def active_at(self, now: datetime) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.starts_at <= now < self.ends_at
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    tier: str
+    regions: tuple[str, ...] = ()
+    grants: tuple[Grant, ...] = ()
+    station_master: bool = False
+    active: bool = True
+
+
+class Subject(msgspec.Struct, frozen=True, kw_only=True):
+    """What an action is about. Every field is optional; a check that needs one it lacks denies."""
+
+    kind: str = ""
+    id: str = ""
+    region: str | None = None
+    owners: tuple[str, ...] = ()
+    """Admins who personally handled it (for ``own`` scope)."""
+    requester: str | None = None
+    """Who asked for it: never the one who approves it."""
+    excluded: tuple[str, ...] = ()
+    """Admins who may not act on it at all (the nominee, the nominator, the maker)."""
+    subject_tier: str | None = None
+    """The tier of the admin the action is about (a nominee, a grant's requester)."""
+    permission: str | None = None
+    """The permission a grant request asks for."""
+    price: int | None = None
+    """In cents."""
+    band: tuple[int, int] | None = None
+    """The region's preset price band for the category, in cents (inclusive)."""
+    high_value: bool = False
+    amount: int | None = None
+
+
+NO_SUBJECT = Subject()
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    allowed: bool
+    code: str
+    """Machine-readable: ``allowed``, ``no_permission``, ``out_of_region``, ..."""
+    reason: str
+    reason_zh: str
+    scope: Scope | None = None
+    grant_id: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _deny(code: str, reason: str, reason_zh: str) -> Decision:
+    return Decision(allowed=False, code=code, reason=reason, reason_zh=reason_zh)
+
+
+class Policy:
+    """A tier ladder and a matrix; ``DEFAULT_POLICY`` holds SPEC §3."""
+
+    def __init__(
+        self,
+        ladder: TierLadder = DEFAULT_LADDER,
+        matrix: dict[str, dict[str, Cell]] = DEFAULT_MATRIX,
+        permissions: dict[str, Permission] = PERMISSIONS_BY_KEY,
+    ) -> None:
+        unknown_tiers = set(matrix) - {t.key for t in ladder.tiers}
+        if unknown_tiers:
+            raise ValueError(f"matrix names tiers the ladder lacks: {sorted(unknown_tiers)}")
+        for cells in matrix.values():
+            unknown = set(cells) - set(permissions)
+            if unknown:
+                raise ValueError(f"matrix names unknown permissions: {sorted(unknown)}")
+        self.ladder = ladder
+        self.permissions = permissions
+        self._cells: dict[tuple[str, str], Cell] = {
+            (tier, perm): cell for tier, cells in matrix.items() for perm, cell in cells.items()
+        }
+
+    def cell(self, tier: str, permission: str) -> Cell | None:
+        return self._cells.get((tier, permission))
+
+    def can(
+        self,
+        actor: Actor,
+        action: str,
+        subject: Subject = NO_SUBJECT,
+        *,
+        now: datetime | None = None,
+    ) -> Decision:
+        perm = self.permissions.get(action)
+        if perm is None:
+            return _deny("unknown_action", f"unknown action {action!r}", f"未知操作 {action}")
+        if not actor.active:
+            return _deny("inactive", "this admin account is not active", "该管理员账号已停用")
+        if actor.id in subject.excluded:
+            return _deny(
+                "conflict_of_interest",
+                f"{actor.id} is a party to this {subject.kind or 'case'} and may not act on it",
+                f"{actor.id} 是本事项的当事人，不能处理",
+            )
+        if perm.approval and subject.requester is not None and subject.requester == actor.id:
+            return _deny(
+                "self_approval",
+                "no one approves their own request (separation of duties)",
+                "不能审批自己提交的申请（职责分离）",
+            )
+
+        tier_cell = self._cells.get((actor.tier, action))
+        first_denial: Decision | None = None
+        if tier_cell is not None:
+            verdict = self._check_cell(actor, perm, tier_cell, subject, actor.regions)
+            if verdict is None:
+                return Decision(
+                    allowed=True,
+                    code="allowed",
+                    reason=f"{self._tier_en(actor.tier)} holds {action} ({tier_cell.scope.value})",
+                    reason_zh=f"{self._tier_zh(actor.tier)}拥有「{perm.name_zh}」权限",
+                    scope=tier_cell.scope,
+                )
+            first_denial = verdict
+
+        grant_denial: Decision | None = None
+        for grant in actor.grants:
+            if grant.permission != action:
+                continue
+            if now is None:
+                raise ValueError("a policy question about an actor with grants needs `now`")
+            if not grant.active_at(now):
+                grant_denial = grant_denial or self._inactive_grant(grant, now)
+                continue
+            cell = tier_cell_for_grant(grant, tier_cell)
+            verdict = self._check_cell(actor, perm, cell, subject, grant.regions or actor.regions)
+            if verdict is None:
+                return Decision(
+                    allowed=True,
+                    code="allowed",
+                    reason=f"temporary grant of {action} ({grant.scope.value}) until {grant.ends_at.isoformat()}",
+                    reason_zh=f"临时权限「{perm.name_zh}」有效至 {grant.ends_at.isoformat()}",
+                    scope=grant.scope,
+                    grant_id=grant.id or None,
+                )
+            first_denial = first_denial or verdict
+
+        if first_denial is not None:
+            return first_denial
+        if grant_denial is not None:
+            return grant_denial
+        return _deny(
+            "no_permission",
+            f"a {self._tier_en(actor.tier)} does not hold {action} ({perm.name_en})",
+            f"{self._tier_zh(actor.tier)}没有「{perm.name_zh}」权限",
+        )
+
+    def _check_cell(
+        self,
+        actor: Actor,
+        perm: Permission,
+        cell: Cell,
+        subject: Subject,
+        regions: tuple[str, ...],
+    ) -> Decision | None:
+        if cell.scope is Scope.REGION and subject.region is not None:
+            if subject.region not in regions:
+                return _deny(
+                    "out_of_region",
+                    f"{subject.kind or 'the subject'} is in region {subject.region}, "
+                    f"outside {', '.join(regions) or 'no region'}",
+                    f"对象属于「{subject.region}」，不在你的管辖区域内",
+                )
+        elif cell.scope is Scope.OWN and subject is not NO_SUBJECT:
+            if actor.id not in subject.owners:
+                return _deny(
+                    "not_own",
+                    f"only records you personally handled are in scope for {perm.key}",
+                    "只能处理本人经手的记录",
+                )
+        for condition in cell.conditions:
+            denial = self._check_condition(actor, condition, subject)
+            if denial is not None:
+                return denial
+        return None
+
+    def _check_condition(
+        self, actor: Actor, condition: Condition, subject: Subject
+    ) -> Decision | None:
+        if condition is Condition.WITHIN_BAND:
+            if subject.high_value:
+                return _deny(
+                    "high_value",
+                    "high-value goods need a regional admin's approval",
+                    "高价值商品需区域管理员审批",
+                )
+            if subject.price is None or subject.band is None:
+                return _deny("band_unknown", "the price band is unknown", "无法确定价格区间")
+            low, high = subject.band
+            if not low <= subject.price <= high:
+                return _deny(
+                    "outside_band",
+                    f"price {subject.price / 100:.2f} is outside the band "
+                    f"{low / 100:.2f}-{high / 100:.2f}",
+                    f"价格 {subject.price / 100:.2f} 超出预设区间 {low / 100:.2f}-{high / 100:.2f}",
+                )
+        elif condition is Condition.OUTRANKS_SUBJECT:
+            if subject.subject_tier is None or subject.subject_tier not in self.ladder:
+                return _deny("tier_unknown", "the subject admin's tier is unknown", "对象级别未知")
+            if not self.ladder.outranks(actor.tier, subject.subject_tier):
+                return _deny(
+                    "not_outranking",
+                    f"a {self._tier_en(actor.tier)} does not outrank a "
+                    f"{self._tier_en(subject.subject_tier)}",
+                    f"{self._tier_zh(actor.tier)}的级别不高于{self._tier_zh(subject.subject_tier)}",
+                )
+        elif condition is Condition.NON_FUND:
+            if subject.permission is None or subject.permission.startswith("funds."):
+                return _deny(
+                    "funds_need_super",
+                    "fund permissions are approved by a super admin",
+                    "资金类权限须由超级管理员审批",
+                )
+        return None
+
+    def _inactive_grant(self, grant: Grant, now: datetime) -> Decision:
+        if grant.revoked_at is not None and grant.revoked_at <= now:
+            return _deny("grant_revoked", f"the grant of {grant.permission} was revoked", "临时权限已被撤销")
+        if now < grant.starts_at:
+            return _deny(
+                "grant_not_started",
+                f"the grant of {grant.permission} starts at {grant.starts_at.isoformat()}",
+                f"临时权限尚未生效（{grant.starts_at.isoformat()} 起）",
+            )
+        return _deny(
+            "grant_expired",
+            f"the grant of {grant.permission} expired at {grant.ends_at.isoformat()}",
+            f"临时权限已于 {grant.ends_at.isoformat()} 过期",
+        )
+
+    def _tier_en(self, key: str) -> str:
+        return self.ladder[key].name_en.lower() if key in self.ladder else key
+
+    def _tier_zh(self, key: str) -> str:
+        return self.ladder[key].name_zh if key in self.ladder else key
+
+    def effective(self, actor: Actor, now: datetime) -> list[tuple[str, Scope, datetime | None]]:
+        """Every permission the actor holds now: (permission, scope, grant end or None)."""
+        held: dict[str, tuple[Scope, datetime | None]] = {
+            perm: (cell.scope, None)
+            for (tier, perm), cell in self._cells.items()
+            if tier == actor.tier
+        }
+        for grant in actor.grants:
+            if not grant.active_at(now):
+                continue
+            current = held.get(grant.permission)
+            if current is None or grant.scope.breadth > current[0].breadth:
+                held[grant.permission] = (grant.scope, grant.ends_at)
+        return [(perm, scope, end) for perm, (scope, end) in sorted(held.items())]
+
+
+def tier_cell_for_grant(grant: Grant, tier_cell: Cell | None) -> Cell:
+    """A grant reaches its own scope; it keeps the conditions the tier's cell had."""
+    conditions = tier_cell.conditions if tier_cell is not None else frozenset()
+    return Cell(grant.scope, conditions)
+
+
+DEFAULT_POLICY = Policy()
+
+
+def can(actor: Actor, action: str, subject: Subject = NO_SUBJECT, *, now: datetime | None = None) -> Decision:
+    return DEFAULT_POLICY.can(actor, action, subject, now=now)

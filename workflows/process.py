@@ -1,0 +1,573 @@
+"""What every process shares: inbox tasks, human actions as validated Updates, deadlines,
+escalation and audit. A process subclasses ``Process`` and writes only its own steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Generic, TypeVar
+
+import msgspec
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.domain.messages import ActionView, AuditRecord, TaskChange, TaskClose, TaskRecord
+    from workflows.domain.policy import DEFAULT_POLICY, Actor, Subject
+    from workflows.domain.timing import StepTiming, timing_for
+    from workflows.spec import ActionSpec
+
+KIND = SearchAttributeKey.for_keyword("KamengKind")
+REGION = SearchAttributeKey.for_keyword("KamengRegion")
+TIER = SearchAttributeKey.for_keyword("KamengTier")
+STATUS = SearchAttributeKey.for_keyword("KamengStatus")
+
+SYSTEM = Actor(id="system", tier="system")
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
+
+
+class ProcessConfig(msgspec.Struct, frozen=True, kw_only=True):
+    timings: dict[str, StepTiming] = {}
+    """Per ``<kind>.<step>`` deadline overrides (tests use short ones)."""
+    search_attributes: bool = True
+
+
+T = TypeVar("T")
+
+
+class Start(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
+    """How every process starts: who started it, the typed body, the business key."""
+
+    by: Actor | None
+    """The admin who started it; None for platform intake and risk signals."""
+    body: T
+    key: str
+    """The business key the workflow id is built from."""
+    config: ProcessConfig = ProcessConfig()
+    resume: dict[str, Any] | None = None
+    """State carried across continue-as-new."""
+
+
+class ActInput(msgspec.Struct, frozen=True, kw_only=True):
+    actor: Actor
+    action: str
+    request_id: str
+    task_id: str | None = None
+    body: dict[str, Any] = {}
+    source: str = ""
+
+
+class ClaimInput(msgspec.Struct, frozen=True, kw_only=True):
+    actor: Actor
+    task_id: str
+    request_id: str = ""
+    source: str = ""
+
+
+class Decided(msgspec.Struct, frozen=True, kw_only=True):
+    action: str
+    actor: Actor
+    body: dict[str, Any] = {}
+    reason: str = ""
+    at: datetime
+    request_id: str = ""
+
+    def as_(self, kind: type) -> Any:
+        return msgspec.convert(self.body, kind)
+
+
+class TaskState(msgspec.Struct, kw_only=True):
+    task_id: str
+    step: str
+    title: str
+    tier: str
+    region: str | None
+    actions: tuple[str, ...]
+    subject: Subject
+    candidates: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    evidence: dict[str, Any] = {}
+    assignee: str | None = None
+    due_at: datetime | None = None
+    remind_at: datetime | None = None
+    reminded: bool = False
+    escalations: int = 0
+    on_timeout: str = "escalate"
+    decision: Decided | None = None
+    closed: bool = False
+    seq: int = 0
+
+
+class TaskView(msgspec.Struct, frozen=True, kw_only=True):
+    task_id: str
+    step: str
+    title: str
+    tier: str
+    region: str | None
+    actions: list[str]
+    assignee: str | None
+    due_at: datetime | None
+    escalations: int
+    evidence: dict[str, Any]
+
+
+class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
+    at: datetime
+    actor: str
+    action: str
+    step: str = ""
+    detail: str = ""
+
+
+class ProcessView(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    process_id: str
+    status: str
+    step: str
+    tasks: list[TaskView]
+    timeline: list[TimelineEntry]
+    result: dict[str, Any] = {}
+
+
+class ActionResult(msgspec.Struct, frozen=True, kw_only=True):
+    process_id: str
+    task_id: str
+    action: str
+    actor: str
+    status: str
+    """The process status after the action."""
+    step: str
+    detail: dict[str, Any] = {}
+
+
+def reject(code: str, reason: str) -> ApplicationError:
+    """A refusal the API turns into a 4xx with this code; raised in a validator it leaves no trace."""
+    return ApplicationError(reason, code, type=code, non_retryable=True)
+
+
+class Process:
+    """Base of every governance process. Subclasses set KIND and ACTIONS and write ``run``."""
+
+    KIND: ClassVar[str] = ""
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = ()
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, TaskState] = {}
+        self._results: dict[str, ActionResult] = {}
+        self._timeline: list[TimelineEntry] = []
+        self._status = "running"
+        self._step = "started"
+        self._result: dict[str, Any] = {}
+        self._counter = 0
+        self._config = ProcessConfig()
+        self._region: str | None = None
+        self._standing: dict[str, Subject] = {}
+        self._events: list[Decided] = []
+        self._handled: set[str] = set()
+        self._settled = 0
+        """Counts the points where the process waits (or ends): an action's caller waits for the next."""
+
+    # ----- reading -------------------------------------------------------------------------
+
+    @property
+    def process_id(self) -> str:
+        return workflow.info().workflow_id
+
+    @workflow.query(name="view")
+    def view(self) -> ProcessView:
+        return ProcessView(
+            kind=self.KIND,
+            process_id=self.process_id,
+            status=self._status,
+            step=self._step,
+            tasks=[self._task_view(t) for t in self._tasks.values() if not t.closed],
+            timeline=list(self._timeline),
+            result=dict(self._result),
+        )
+
+    def _task_view(self, task: TaskState) -> TaskView:
+        return TaskView(
+            task_id=task.task_id, step=task.step, title=task.title, tier=task.tier, region=task.region,
+            actions=list(task.actions), assignee=task.assignee, due_at=task.due_at,
+            escalations=task.escalations, evidence=task.evidence,
+        )
+
+    # ----- human actions -------------------------------------------------------------------
+
+    def _action_spec(self, name: str) -> ActionSpec | None:
+        return next((a for a in self.ACTIONS if a.name == name), None)
+
+    def _open_task(self, task_id: str | None) -> TaskState:
+        open_tasks = [t for t in self._tasks.values() if t.decision is None and not t.closed]
+        if task_id is None:
+            if len(open_tasks) != 1:
+                raise reject("task_required", "name the task: this process has %d open tasks" % len(open_tasks))
+            return open_tasks[0]
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise reject("no_such_task", f"task {task_id} is not part of this process")
+        if task.decision is not None or task.closed:
+            raise reject("already_decided", f"task {task_id} has already been decided")
+        return task
+
+    def _may_work_on(self, actor: Actor, task: TaskState, action: ActionSpec) -> None:
+        if actor.id in task.excluded:
+            raise reject("conflict_of_interest", f"{actor.id} is a party to this case and may not act on it")
+        if actor.tier not in DEFAULT_POLICY.ladder:
+            raise reject("no_permission", f"tier {actor.tier!r} may not act on tasks")
+        named = actor.id in task.candidates
+        if not named and task.tier in DEFAULT_POLICY.ladder and DEFAULT_POLICY.ladder.rank(actor.tier) < DEFAULT_POLICY.ladder.rank(task.tier):
+            raise reject(
+                "tier_too_low",
+                f"this task is with the {task.tier} tier; a {actor.tier} admin cannot act on it",
+            )
+        decision = DEFAULT_POLICY.can(actor, action.permission, task.subject, now=workflow.now())
+        if not decision.allowed:
+            raise reject(decision.code, decision.reason)
+
+    @workflow.update(name="act")
+    async def act(self, request: ActInput) -> ActionResult:
+        if request.request_id in self._results:
+            return self._results[request.request_id]
+        spec = self._action_spec(request.action)
+        assert spec is not None  # the validator checked it
+        if request.task_id is None and request.action in self._standing:
+            return await self._standing_action(request, spec)
+        task = self._open_task(request.task_id)
+        if task.assignee not in (None, request.actor.id):
+            raise reject("claimed_by_other", f"{task.assignee} claimed this task first")
+        body = msgspec.convert(request.body, spec.input)
+        task.decision = Decided(
+            action=request.action,
+            actor=request.actor,
+            body=msgspec.to_builtins(body),
+            reason=str(getattr(body, "reason", "") or getattr(body, "comment", "") or ""),
+            at=workflow.now(),
+            request_id=request.request_id,
+        )
+        mark = self._settled
+        await workflow.wait_condition(lambda: task.closed and self._settled > mark)
+        result = ActionResult(
+            process_id=self.process_id,
+            task_id=task.task_id,
+            action=request.action,
+            actor=request.actor.id,
+            status=self._status,
+            step=self._step,
+            detail=dict(self._result),
+        )
+        self._results[request.request_id] = result
+        return result
+
+    async def _standing_action(self, request: ActInput, spec: ActionSpec) -> ActionResult:
+        body = msgspec.convert(request.body, spec.input)
+        self._events.append(
+            Decided(
+                action=request.action, actor=request.actor, body=msgspec.to_builtins(body),
+                reason=str(getattr(body, "reason", "") or ""), at=workflow.now(), request_id=request.request_id,
+            )
+        )
+        mark = self._settled
+        await workflow.wait_condition(lambda: request.request_id in self._handled and self._settled > mark)
+        result = ActionResult(
+            process_id=self.process_id, task_id="", action=request.action, actor=request.actor.id,
+            status=self._status, step=self._step, detail=dict(self._result),
+        )
+        self._results[request.request_id] = result
+        return result
+
+    @act.validator
+    def _validate_act(self, request: ActInput) -> None:
+        if request.request_id in self._results:
+            return
+        if not request.request_id:
+            raise reject("request_id_required", "every action carries a request id")
+        if request.task_id is None and request.action in self._standing:
+            self._validate_standing(request)
+            return
+        task = self._open_task(request.task_id)
+        spec = self._action_spec(request.action)
+        if spec is None or request.action not in task.actions:
+            raise reject(
+                "action_not_available",
+                f"{request.action!r} is not an action of step {task.step!r} (available: {', '.join(task.actions)})",
+            )
+        if task.assignee not in (None, request.actor.id):
+            raise reject("claimed_by_other", f"{task.assignee} has claimed this task")
+        self._may_work_on(request.actor, task, spec)
+        try:
+            body = msgspec.convert(request.body, spec.input)
+        except msgspec.ValidationError as exc:
+            raise reject("invalid_body", str(exc)) from None
+        problem = self.check_action(task, request.actor, request.action, body)
+        if problem is not None:
+            raise reject(*problem)
+
+    def _validate_standing(self, request: ActInput) -> None:
+        spec = self._action_spec(request.action)
+        assert spec is not None
+        decision = DEFAULT_POLICY.can(request.actor, spec.permission, self._standing[request.action], now=workflow.now())
+        if not decision.allowed:
+            raise reject(decision.code, decision.reason)
+        try:
+            body = msgspec.convert(request.body, spec.input)
+        except msgspec.ValidationError as exc:
+            raise reject("invalid_body", str(exc)) from None
+        problem = self.check_action(None, request.actor, request.action, body)
+        if problem is not None:
+            raise reject(*problem)
+
+    def offer(self, action: str, subject: Subject) -> None:
+        """Make a standing action available on the process (no inbox task)."""
+        self._standing[action] = subject
+
+    def withdraw(self, *actions: str) -> None:
+        for action in actions:
+            self._standing.pop(action, None)
+
+    async def next_event(self, timeout: timedelta) -> Decided | None:
+        """The next standing action taken, or None when ``timeout`` passes first."""
+        self._settled += 1
+        try:
+            await workflow.wait_condition(lambda: bool(self._events), timeout=max(timeout, timedelta(0)))
+        except asyncio.TimeoutError:
+            return None
+        return self._events.pop(0)
+
+    def handled(self, event: Decided) -> None:
+        """Release the caller waiting on a standing action."""
+        self._timeline.append(TimelineEntry(at=workflow.now(), actor=event.actor.id, action=event.action, step=self._step, detail=event.reason))
+        self._handled.add(event.request_id)
+
+    def check_action(self, task: TaskState | None, actor: Actor, action: str, body: Any) -> tuple[str, str] | None:
+        """A process's own rule on top of the policy: (code, reason) to refuse, None to allow."""
+        return None
+
+    @workflow.update(name="claim")
+    async def claim(self, request: ClaimInput) -> TaskView:
+        task = self._open_task(request.task_id)
+        if task.assignee == request.actor.id:
+            return self._task_view(task)
+        if task.assignee is not None:
+            raise reject("claimed_by_other", f"{task.assignee} claimed this task first")
+        task.assignee = request.actor.id
+        await self._change(task, "claimed", request.actor, assignee=request.actor.id)
+        return self._task_view(task)
+
+    @claim.validator
+    def _validate_claim(self, request: ClaimInput) -> None:
+        task = self._open_task(request.task_id)
+        if task.assignee == request.actor.id:
+            return
+        if task.assignee is not None:
+            raise reject("claimed_by_other", f"{task.assignee} has claimed this task")
+        denials = []
+        for name in task.actions:
+            spec = self._action_spec(name)
+            if spec is None:
+                continue
+            try:
+                self._may_work_on(request.actor, task, spec)
+                return
+            except ApplicationError as exc:
+                denials.append(exc)
+        raise denials[0] if denials else reject("no_permission", "no action of this task is yours to take")
+
+    @workflow.update(name="release")
+    async def release(self, request: ClaimInput) -> TaskView:
+        task = self._open_task(request.task_id)
+        if task.assignee is None:
+            return self._task_view(task)
+        task.assignee = None
+        await self._change(task, "released", request.actor)
+        return self._task_view(task)
+
+    @release.validator
+    def _validate_release(self, request: ClaimInput) -> None:
+        task = self._open_task(request.task_id)
+        if task.assignee not in (None, request.actor.id) and request.actor.tier != DEFAULT_POLICY.ladder.top.key:
+            raise reject("not_assignee", f"only {task.assignee} (or a super admin) can release this task")
+
+    # ----- steps ---------------------------------------------------------------------------
+
+    def configure(self, config: ProcessConfig, region: str | None) -> None:
+        self._config = config
+        self._region = region
+
+    def timing(self, step: str) -> StepTiming:
+        return timing_for(self.KIND, step, self._config.timings)
+
+    async def human_step(
+        self,
+        step: str,
+        *,
+        title: str,
+        tier: str,
+        actions: tuple[str, ...],
+        subject: Subject,
+        region: str | None = None,
+        evidence: dict[str, Any] | None = None,
+        candidates: tuple[str, ...] = (),
+        excluded: tuple[str, ...] = (),
+        on_timeout: str = "escalate",
+        priority: int = 0,
+    ) -> Decided:
+        """Open an inbox task and wait for its decision, reminding and escalating on time.
+
+        With ``on_timeout="lapse"`` an overdue task closes with the action ``lapsed`` instead.
+        """
+        timing = self.timing(step)
+        self._counter += 1
+        now = workflow.now()
+        due_at = now + timing.due
+        task = TaskState(
+            task_id=f"{self.process_id}/{step}/{self._counter}",
+            step=step,
+            title=title,
+            tier=tier,
+            region=region if region is not None else subject.region,
+            actions=actions,
+            subject=subject,
+            candidates=candidates,
+            excluded=excluded,
+            evidence=evidence or {},
+            due_at=due_at,
+            remind_at=due_at - timing.remind_before if timing.remind_before else None,
+            on_timeout=on_timeout,
+        )
+        self._tasks[task.task_id] = task
+        self._step = step
+        await self._record(task)
+        await self._search(tier=task.tier)
+        self._settled += 1
+        while task.decision is None:
+            wake = task.remind_at if task.remind_at and not task.reminded else task.due_at
+            assert wake is not None
+            try:
+                await workflow.wait_condition(
+                    lambda: task.decision is not None,
+                    timeout=max(wake - workflow.now(), timedelta(0)),
+                )
+            except asyncio.TimeoutError:
+                await self._on_time(task, timing)
+        decision = task.decision
+        await self._close(task, decision)
+        self._timeline.append(
+            TimelineEntry(at=decision.at, actor=decision.actor.id, action=decision.action, step=step, detail=decision.reason)
+        )
+        return decision
+
+    async def _on_time(self, task: TaskState, timing: StepTiming) -> None:
+        now = workflow.now()
+        if task.remind_at and not task.reminded and now >= task.remind_at and (task.due_at is None or now < task.due_at):
+            task.reminded = True
+            await self._change(task, "reminded", SYSTEM, reason=f"due at {task.due_at.isoformat() if task.due_at else '-'}")
+            return
+        if task.due_at is None or now < task.due_at:
+            return
+        if task.on_timeout == "lapse":
+            task.decision = Decided(action="lapsed", actor=SYSTEM, reason=f"no decision by {task.due_at.isoformat()}", at=now)
+            return
+        above = DEFAULT_POLICY.ladder.above(task.tier) if task.tier in DEFAULT_POLICY.ladder else None
+        previous = task.tier
+        task.tier = above.key if above else task.tier
+        task.escalations += 1
+        task.assignee = None
+        task.due_at = now + timing.due
+        task.remind_at = task.due_at - timing.remind_before if timing.remind_before else None
+        task.reminded = False
+        reason = (
+            f"overdue: no decision within {timing.due}; escalated from {previous} to {task.tier}"
+            if above
+            else f"overdue: no decision within {timing.due}; already at the top tier, flagged again"
+        )
+        self._timeline.append(TimelineEntry(at=now, actor="system", action="escalated", step=task.step, detail=reason))
+        await self._change(task, "escalated", SYSTEM, tier=task.tier, reason=reason)
+        await self._search(tier=task.tier)
+
+    # ----- side effects (activities) -------------------------------------------------------
+
+    async def _activity(self, name: str, arg: Any) -> Any:
+        return await workflow.execute_activity(
+            name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+        )
+
+    async def _record(self, task: TaskState) -> None:
+        actions = []
+        for name in task.actions:
+            spec = self._action_spec(name)
+            if spec is not None:
+                actions.append(ActionView(spec.name, spec.label_zh, spec.label_en, spec.permission))
+        await self._activity(
+            "record_task",
+            TaskRecord(
+                task_id=task.task_id, kind=self.KIND, process_id=self.process_id, step=task.step,
+                title=task.title, tier=task.tier, region=task.region, candidates=task.candidates,
+                excluded=task.excluded, actions=tuple(actions), evidence=task.evidence, subject=task.subject,
+                due_at=task.due_at, remind_at=task.remind_at, created_at=workflow.now(),
+            ),
+        )
+
+    async def _change(self, task: TaskState, change: str, actor: Actor, **fields: Any) -> None:
+        task.seq += 1
+        await self._activity(
+            "change_task",
+            TaskChange(
+                task_id=task.task_id, process_id=self.process_id, change=change, actor=actor.id,
+                actor_tier=actor.tier, region=task.region, due_at=task.due_at, remind_at=task.remind_at,
+                at=workflow.now(), seq=task.seq, **fields,
+            ),
+        )
+
+    async def _close(self, task: TaskState, decision: Decided) -> None:
+        await self._activity(
+            "close_task",
+            TaskClose(
+                task_id=task.task_id, process_id=self.process_id, kind=self.KIND, action=decision.action,
+                actor=decision.actor.id, actor_tier=decision.actor.tier, reason=decision.reason,
+                outcome=decision.body, region=task.region, at=workflow.now(),
+            ),
+        )
+        task.closed = True
+
+    async def audit(self, action: str, outcome: str, *, actor: Actor = SYSTEM, reason: str = "", target: str | None = None, after: dict[str, Any] | None = None, key: str | None = None) -> None:
+        self._timeline.append(TimelineEntry(at=workflow.now(), actor=actor.id, action=action, step=self._step, detail=reason or outcome))
+        await self._activity(
+            "write_audit",
+            AuditRecord(
+                actor=actor.id, actor_tier=actor.tier, action=action, target=target or f"process:{self.process_id}",
+                outcome=outcome, reason=reason, region=self._region, process_id=self.process_id,
+                after=after, at=workflow.now(),
+                dedup_key=f"{self.process_id}:{key or action}:{workflow.info().run_id}",
+            ),
+        )
+
+    async def start(self, actor: Actor | None, summary: str, config: ProcessConfig, region: str | None) -> None:
+        self.configure(config, region)
+        await self._search(status="running")
+        await self.audit(f"{self.KIND}.started", "started", actor=actor or SYSTEM, reason=summary)
+
+    async def finish(self, status: str, reason: str = "", **result: Any) -> dict[str, Any]:
+        """End the process: status and result recorded, audited and searchable."""
+        self._status = status
+        self._step = "finished"
+        self._result = {"status": status, "reason": reason, **result}
+        await self.audit(f"{self.KIND}.{status}", status, reason=reason, after=msgspec.to_builtins(self._result), key="finished")
+        await self._search(status=status)
+        self._settled += 1
+        return self._result
+
+    async def _search(self, *, status: str | None = None, tier: str | None = None) -> None:
+        if not self._config.search_attributes:
+            return
+        updates = [KIND.value_set(self.KIND)]
+        if self._region:
+            updates.append(REGION.value_set(self._region))
+        if status:
+            updates.append(STATUS.value_set(status))
+        if tier:
+            updates.append(TIER.value_set(tier))
+        workflow.upsert_search_attributes(updates)

@@ -1,0 +1,48 @@
+"""How a process describes itself, so the worker, the API and the console derive from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """A human step: a Temporal Update the API exposes as ``POST .../actions/{name}``."""
+
+    name: str
+    input: type
+    permission: str
+    label_zh: str
+    label_en: str
+    example: Any = None
+    """A realistic body the live app accepts (shown in the OpenAPI document)."""
+    standing: bool = False
+    """Taken on the process itself (no inbox task), e.g. revoking an active grant."""
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    kind: str
+    """URL-safe kind: ``permission-grant``."""
+    workflow: type
+    input: type
+    workflow_id: Callable[[Any], str]
+    """Builds the workflow id from the business key in the input."""
+    start_permission: str
+    title_zh: str
+    title_en: str
+    example: Any = None
+    description: str = ""
+    validate_start: Callable[[Any, Any], tuple[str, str] | None] | None = None
+    """(body, actor) -> (code, reason) when the request cannot be filed; checked before start."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def actions(self) -> tuple[ActionSpec, ...]:
+        """The human actions, as the workflow class declares them (``ACTIONS``)."""
+        return getattr(self.workflow, "ACTIONS", ())
+
+    def action(self, name: str) -> ActionSpec | None:
+        return next((a for a in self.actions if a.name == name), None)
