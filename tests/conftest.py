@@ -128,6 +128,7 @@ class Harness:
         self.env = env
         self.client = env.client
         self.task_queue = task_queue
+        self.started: list[str] = []
 
     async def start(self, kind: str, by, body, *, key: str | None = None, timings=None) -> str:
         from infra.temporal.processes import start_process
@@ -135,10 +136,21 @@ class Harness:
         from workflows.registry import BY_KIND
 
         config = ProcessConfig(timings=timings or {}, search_attributes=False)
-        return await start_process(
+        process_id = await start_process(
             self.client, BY_KIND[kind], by=by, body=body, key=key or uuid.uuid4().hex[:8],
             task_queue=self.task_queue, config=config,
         )
+        self.started.append(process_id)
+        return process_id
+
+    async def terminate_all(self) -> None:
+        """End what a test left running: parked workflows keep the test server from skipping time."""
+        for process_id in self.started:
+            handle = self.client.get_workflow_handle(process_id)
+            try:
+                await handle.terminate("test finished")
+            except Exception:  # already finished: nothing to end
+                pass
 
     async def act(self, process_id: str, actor, action: str, body=None, *, task_id=None, request_id=None):
         from infra.temporal.processes import act
@@ -180,5 +192,7 @@ async def harness(temporal_env, database):
 
     queue = f"kameng-test-{uuid.uuid4().hex[:8]}"
     worker = build_worker(temporal_env.client, task_queue=queue)
+    harness = Harness(temporal_env, queue)
     async with worker:
-        yield Harness(temporal_env, queue)
+        yield harness
+        await harness.terminate_all()

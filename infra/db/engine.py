@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import os
 import sqlite3
 from urllib.parse import urlparse
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 
 from infra.db.tables import ALL_TABLES
 from infra.settings import Settings, get_settings
 
 PICCOLO_CONF = "infra.db.piccolo_conf"
+log = logging.getLogger("kameng.db")
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -98,13 +101,49 @@ def describe(settings: Settings) -> str:
     return f"sqlite:///{settings.sqlite_path}"
 
 
+class _ImmediateTransaction(SQLiteTransaction):
+    """``BEGIN IMMEDIATE`` that cannot leak the write lock when its caller is cancelled.
+
+    Waiting for the lock happens in aiosqlite's thread; a task cancelled meanwhile (an
+    activity timing out, a worker shutting down) would otherwise leave a connection that
+    acquires the lock later and never releases it. Here the BEGIN runs to its end, and a
+    cancelled caller's connection is rolled back and closed.
+    """
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        begin = asyncio.ensure_future(self.begin())
+        try:
+            await asyncio.shield(begin)
+        except BaseException:
+            _CLEANUPS.add(task := asyncio.ensure_future(self._abandon(begin)))
+            task.add_done_callback(_CLEANUPS.discard)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def _abandon(self, begin: asyncio.Future) -> None:
+        try:
+            await begin
+            await self.connection.execute("ROLLBACK")
+        except Exception as exc:  # the lock was never taken, or is released by closing
+            log.debug("abandoned transaction: %s", exc)
+        finally:
+            await self.connection.close()
+
+
+_CLEANUPS: set[asyncio.Future] = set()
+
+
 def write_transaction(engine: Engine | None = None):
     """A transaction that takes the write lock up front (SQLite ``BEGIN IMMEDIATE``)."""
     engine = engine or get_engine()
     if isinstance(engine, SQLiteEngine):
-        from piccolo.engine.sqlite import TransactionType
-
-        return engine.transaction(transaction_type=TransactionType.immediate)
+        return _ImmediateTransaction(engine=engine, transaction_type=TransactionType.immediate)
     return engine.transaction()
 
 

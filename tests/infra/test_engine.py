@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from infra.db.engine import write_transaction
+from infra.db.tables import PlatformMeta
+from infra.settings import get_settings
+
+pytestmark = pytest.mark.db
+
+
+async def test_a_writer_cancelled_while_waiting_for_the_lock_does_not_keep_it(database):
+    if get_settings().is_postgres:
+        pytest.skip("SQLite's BEGIN IMMEDIATE wait is what this guards")
+    holding = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder():
+        async with write_transaction():
+            await PlatformMeta.insert(PlatformMeta(key="lock-holder", value="1"))
+            holding.set()
+            await release.wait()
+
+    first = asyncio.create_task(holder())
+    await holding.wait()
+
+    kept = []
+
+    async def waiter():
+        transaction = write_transaction()
+        kept.append(transaction)  # as a retrying framework holding the failed attempt would
+        async with transaction:
+            await PlatformMeta.insert(PlatformMeta(key="never", value="1"))
+
+    second = asyncio.create_task(waiter())
+    await asyncio.sleep(0.3)  # it is now inside BEGIN IMMEDIATE, waiting for the lock
+    second.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    release.set()
+    await first
+    await asyncio.sleep(0.5)  # the abandoned BEGIN now gets the lock; it must give it back
+
+    async with asyncio.timeout(5):  # a leaked lock would make this wait 30 s and fail
+        async with write_transaction():
+            await PlatformMeta.insert(PlatformMeta(key="after", value="1"))
+    keys = {r["key"] for r in await PlatformMeta.select(PlatformMeta.key)}
+    assert {"lock-holder", "after"} <= keys and "never" not in keys
+    await PlatformMeta.delete().where(PlatformMeta.key.is_in(["lock-holder", "after"]))
+    assert len(kept) == 1
