@@ -67,6 +67,16 @@ class ClaimInput(msgspec.Struct, frozen=True, kw_only=True):
     source: str = ""
 
 
+class PlatformEventInput(msgspec.Struct, frozen=True, kw_only=True):
+    """Something the platform reports into a running process (a merchant's documents, a
+    buyer's appeal, a merchant's response), sent by a service-token caller, not an admin."""
+
+    event: str
+    request_id: str
+    source: str = "platform"
+    body: dict[str, Any] = {}
+
+
 class Decided(msgspec.Struct, frozen=True, kw_only=True):
     action: str
     actor: Actor
@@ -168,6 +178,7 @@ class Process:
         self._events: list[Decided] = []
         self._handled: set[str] = set()
         self._settled = 0
+        self._awaiting: set[str] = set()
         """Counts the points where the process waits (or ends): an action's caller waits for the next."""
 
     # ----- reading -------------------------------------------------------------------------
@@ -329,7 +340,10 @@ class Process:
             self._standing.pop(action, None)
 
     async def next_event(self, timeout: timedelta) -> Decided | None:
-        """The next standing action taken, or None when ``timeout`` passes first."""
+        """The next standing action or platform event, or None when ``timeout`` passes first.
+
+        Call ``handled(event)`` once it is dealt with: its caller waits for that.
+        """
         self._settled += 1
         try:
             await workflow.wait_condition(lambda: bool(self._events), timeout=max(timeout, timedelta(0)))
@@ -345,6 +359,47 @@ class Process:
     def check_action(self, task: TaskState | None, actor: Actor, action: str, body: Any) -> tuple[str, str] | None:
         """A process's own rule on top of the policy: (code, reason) to refuse, None to allow."""
         return None
+
+    PLATFORM_EVENTS: ClassVar[dict[str, type]] = {}
+    """Events the platform may report into this process: name -> body struct."""
+
+    @workflow.update(name="platform_event")
+    async def platform_event(self, request: PlatformEventInput) -> ActionResult:
+        if request.request_id in self._results:
+            return self._results[request.request_id]
+        body = msgspec.convert(request.body, self.PLATFORM_EVENTS[request.event])
+        actor = Actor(id=f"platform:{request.source}", tier="platform")
+        self._events.append(
+            Decided(action=request.event, actor=actor, body=msgspec.to_builtins(body), at=workflow.now(), request_id=request.request_id)
+        )
+        mark = self._settled
+        await workflow.wait_condition(lambda: request.request_id in self._handled and self._settled > mark)
+        result = ActionResult(
+            process_id=self.process_id, task_id="", action=request.event, actor=actor.id,
+            status=self._status, step=self._step, detail=dict(self._result),
+        )
+        self._results[request.request_id] = result
+        return result
+
+    @platform_event.validator
+    def _validate_platform_event(self, request: PlatformEventInput) -> None:
+        if request.request_id in self._results:
+            return
+        if request.event not in self.PLATFORM_EVENTS:
+            raise reject("unknown_event", f"{self.KIND} takes no platform event {request.event!r}")
+        if request.event not in self._awaiting:
+            raise reject("not_expected", f"this process is not waiting for {request.event!r} now (step {self._step})")
+        try:
+            msgspec.convert(request.body, self.PLATFORM_EVENTS[request.event])
+        except msgspec.ValidationError as exc:
+            raise reject("invalid_body", str(exc)) from None
+
+    def expect(self, *events: str) -> None:
+        """Accept these platform events from now on (until ``unexpect``)."""
+        self._awaiting.update(events)
+
+    def unexpect(self, *events: str) -> None:
+        self._awaiting.difference_update(events)
 
     @workflow.update(name="claim")
     async def claim(self, request: ClaimInput) -> TaskView:
@@ -522,6 +577,15 @@ class Process:
             ),
         )
 
+    def withdraw_task(self, task_id: str, reason: str) -> None:
+        """Close an open task nobody needs any more (its ``human_step`` returns ``withdrawn``)."""
+        task = self._tasks.get(task_id)
+        if task is not None and task.decision is None:
+            task.decision = Decided(action="withdrawn", actor=SYSTEM, reason=reason, at=workflow.now())
+
+    def open_task_ids(self, step: str | None = None) -> list[str]:
+        return [t.task_id for t in self._tasks.values() if t.decision is None and (step is None or t.step == step)]
+
     async def _close(self, task: TaskState, decision: Decided) -> None:
         await self._activity(
             "close_task",
@@ -529,6 +593,7 @@ class Process:
                 task_id=task.task_id, process_id=self.process_id, kind=self.KIND, action=decision.action,
                 actor=decision.actor.id, actor_tier=decision.actor.tier, reason=decision.reason,
                 outcome=decision.body, region=task.region, at=workflow.now(),
+                status="cancelled" if decision.action == "withdrawn" else "done",
             ),
         )
         task.closed = True

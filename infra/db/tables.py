@@ -83,6 +83,9 @@ class Merchant(Table):
     contact_phone = Varchar(length=32)
     risk_score = Real(default=0.0)
     joined_at = Timestamptz()
+    documents = JSON(default=[])
+    """Qualification documents: [{"kind": ..., "ref": ...}]."""
+    process_id = Varchar(length=200, default="")
 
 
 class PriceBand(Table, tablename="price_band"):
@@ -156,6 +159,8 @@ class Dispute(Table):
     reason = Text()
     opened_at = Timestamptz()
     process_id = Varchar(length=200, default="")
+    resolution = JSON(null=True, default=None)
+    refund_amount = BigInt(default=0)
 
 
 class Task(Table):

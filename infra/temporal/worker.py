@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import pkgutil
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.audit import AuditActivities
-from activities.grants import GrantActivities
-from activities.inbox import InboxActivities
+import activities
 from infra.settings import Settings, get_settings
 from workflows.registry import REGISTRY
 
@@ -20,17 +20,31 @@ log = logging.getLogger("kameng.worker")
 PASSTHROUGH = ("msgspec", "workflows.domain")
 
 
+def activity_classes() -> list[type]:
+    """Every class in ``activities/`` with ``@activity.defn`` methods: nothing to register by hand."""
+    found: dict[str, type] = {}
+    for module_info in pkgutil.iter_modules(activities.__path__):
+        module = importlib.import_module(f"activities.{module_info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and value.__module__ == module.__name__
+                and any(hasattr(m, "__temporal_activity_definition") for m in vars(value).values())
+            ):
+                found[f"{module.__name__}.{value.__name__}"] = value
+    return [found[k] for k in sorted(found)]
+
+
 def activity_functions() -> list:
-    audit, inbox, grants = AuditActivities(), InboxActivities(), GrantActivities()
-    return [
-        audit.write_audit,
-        inbox.record_task,
-        inbox.change_task,
-        inbox.close_task,
-        grants.activate_grant,
-        grants.revoke_grant,
-        grants.extend_grant,
-    ]
+    functions = []
+    for cls in activity_classes():
+        instance = cls()
+        functions += [
+            getattr(instance, name)
+            for name, member in vars(cls).items()
+            if hasattr(member, "__temporal_activity_definition")
+        ]
+    return functions
 
 
 def build_worker(client: Client, settings: Settings | None = None, *, task_queue: str | None = None) -> Worker:
