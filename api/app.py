@@ -29,10 +29,11 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
 
     async def on_startup(app: Litestar) -> None:
         bind_tables()
-        await start_pool()
+        app.state.owns_pool = await start_pool()
 
     async def on_shutdown(app: Litestar) -> None:
-        await close_pool()
+        if app.state.get("owns_pool"):
+            await close_pool()
 
     return Litestar(
         route_handlers=[auth_router, inbox, health, ui_router()],

@@ -82,16 +82,20 @@ async def ping(timeout: float = 2.0) -> str | None:
     return None
 
 
-async def start_pool() -> None:
+async def start_pool() -> bool:
+    """Start the PostgreSQL pool unless one runs already; True when this call started it."""
     engine = get_engine()
-    if isinstance(engine, PostgresEngine):
+    if isinstance(engine, PostgresEngine) and engine.pool is None:
         await engine.start_connection_pool(min_size=1, max_size=10)
+        return True
+    return False
 
 
 async def close_pool() -> None:
     engine = get_engine()
-    if isinstance(engine, PostgresEngine):
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
+        engine.pool = None
 
 
 def describe(settings: Settings) -> str:
