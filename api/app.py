@@ -13,6 +13,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.routes.auth import router as auth_router
 from api.routes.health import health
 from api.routes.inbox import inbox
+from api.routes.processes import processes_router
 from api.temporal import TemporalHandle
 from infra.db.engine import bind_tables, close_pool, start_pool
 from infra.settings import Settings, get_settings
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             await close_pool()
 
     return Litestar(
-        route_handlers=[auth_router, inbox, health, ui_router()],
+        route_handlers=[auth_router, inbox, processes_router(), health, ui_router()],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

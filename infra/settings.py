@@ -21,6 +21,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     temporal_db: str = ""
     """The dev server's SQLite file (default ``<var_dir>/temporal.db``)."""
     task_queue: str = "kameng"
+    search_attributes: bool = True
+    """Tag processes with KamengKind/Region/Tier/Status (registered by the worker)."""
     host: str = "127.0.0.1"
     port: int = 8000
     server: str = "granian"

@@ -24,6 +24,9 @@ _PG_DB = f"kameng_test_{uuid.uuid4().hex[:10]}"
 # Settings are read lazily and cached; fix them before anything reads them.
 os.environ["KAMENG_VAR_DIR"] = str(_TMP / "var")
 os.environ["KAMENG_DEMO_PASSWORD"] = "kameng-demo"
+# The time-skipping test server has no operator service to register search attributes with;
+# tests on the real dev server turn them back on.
+os.environ["KAMENG_SEARCH_ATTRIBUTES"] = "false"
 if _PG_ADMIN_URL:
     os.environ["KAMENG_DATABASE_URL"] = _PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + _PG_DB
 else:

@@ -140,6 +140,10 @@ class ProcessView(msgspec.Struct, frozen=True, kw_only=True):
     tasks: list[TaskView]
     timeline: list[TimelineEntry]
     result: dict[str, Any] = {}
+    region: str | None = None
+    started_by: str | None = None
+    parties: list[str] = []
+    """Admins who took part (started, acted, were named): they may read the case."""
 
 
 class ActionResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -174,6 +178,7 @@ class Process:
         self._counter = 0
         self._config = ProcessConfig()
         self._region: str | None = None
+        self._started_by: str | None = None
         self._standing: dict[str, Subject] = {}
         self._events: list[Decided] = []
         self._handled: set[str] = set()
@@ -197,6 +202,12 @@ class Process:
             tasks=[self._task_view(t) for t in self._tasks.values() if not t.closed],
             timeline=list(self._timeline),
             result=dict(self._result),
+            region=self._region,
+            started_by=self._started_by,
+            parties=sorted(
+                {e.actor for e in self._timeline if e.actor != "system" and not e.actor.startswith("platform:")}
+                | {c for t in self._tasks.values() for c in t.candidates}
+            ),
         )
 
     def _task_view(self, task: TaskState) -> TaskView:
@@ -479,7 +490,7 @@ class Process:
         now = workflow.now()
         due_at = now + timing.due
         task = TaskState(
-            task_id=f"{self.process_id}/{step}/{self._counter}",
+            task_id=f"{self.process_id}:{step}:{self._counter}",
             step=step,
             title=title,
             tier=tier,
@@ -612,6 +623,7 @@ class Process:
 
     async def start(self, actor: Actor | None, summary: str, config: ProcessConfig, region: str | None) -> None:
         self.configure(config, region)
+        self._started_by = actor.id if actor else None
         await self._search(status="running")
         await self.audit(f"{self.KIND}.started", "started", actor=actor or SYSTEM, reason=summary)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import TypedSearchAttributes, SearchAttributePair
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -42,11 +42,18 @@ _FORBIDDEN = {
     "grant_expired", "grant_not_started", "grant_revoked", "inactive", "not_assignee",
     "not_grantee", "band_unknown", "tier_unknown", "not_station_master",
 }
-_INVALID = {"invalid_body", "too_long", "request_id_required", "task_required", "bad_duration"}
+_INVALID = {
+    "invalid_body", "too_long", "request_id_required", "task_required", "bad_duration",
+    "unknown_permission", "region_required", "scope_too_wide", "unknown_event",
+}
 
 
-def _status_for(code: str) -> int:
-    if code in _NOT_FOUND:
+SCOPE_CODES = {"out_of_region", "not_own"}
+"""Refusals that would reveal a subject outside the caller's scope: the API answers 404."""
+
+
+def status_for(code: str) -> int:
+    if code in _NOT_FOUND or code in SCOPE_CODES:
         return 404
     if code in _FORBIDDEN:
         return 403
@@ -58,7 +65,7 @@ def _status_for(code: str) -> int:
 def _from_update_error(exc: WorkflowUpdateFailedError) -> ProcessError:
     cause = exc.cause
     if isinstance(cause, ApplicationError) and cause.type:
-        return ProcessError(cause.type, cause.message, _status_for(cause.type))
+        return ProcessError(cause.type, cause.message, status_for(cause.type))
     return ProcessError("action_failed", str(cause or exc), 409)
 
 
@@ -91,6 +98,7 @@ async def start_process(
             id=workflow_id,
             task_queue=task_queue,
             search_attributes=attributes if config.search_attributes else None,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
         raise ProcessError("already_started", f"process {workflow_id} already exists", 409) from None

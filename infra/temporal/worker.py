@@ -68,6 +68,10 @@ async def run_worker(settings: Settings | None = None) -> None:
     bind_tables()
     await start_pool()
     client = await connect(settings)
+    if settings.search_attributes:
+        from infra.temporal.search import ensure_search_attributes
+
+        await ensure_search_attributes(client)
     worker = build_worker(client, settings)
     log.info(
         "worker polling task queue %r on %s (%d workflows)",

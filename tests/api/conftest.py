@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from infra.temporal.worker import build_worker
 
 
 @pytest.fixture
@@ -15,8 +16,23 @@ async def api(demo, temporal_env):
     """
     app = create_app(temporal_client=temporal_env.client)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
+    started: list[str] = []
+
+    async def remember_started(response: httpx.Response) -> None:
+        if response.status_code == 201 and response.request.url.path.startswith("/api/processes/"):
+            await response.aread()
+            started.append(response.json()["process_id"])
+
+    worker = build_worker(temporal_env.client)  # on the task queue the app starts processes on
+    async with worker, httpx.AsyncClient(
+        transport=transport, base_url="http://testserver.local", event_hooks={"response": [remember_started]}
+    ) as client:
         yield client
+        for process_id in started:  # parked workflows would stop the test server skipping time
+            try:
+                await temporal_env.client.get_workflow_handle(process_id).terminate("test finished")
+            except Exception:  # already finished
+                pass
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str = "kameng-demo") -> str:

@@ -1,0 +1,236 @@
+"""Processes over HTTP, derived from REGISTRY: one start and one route per human action.
+
+Each kind's start and each of its actions is an OpenAPI operation of its own, with the
+body struct and the example its spec declares.
+"""
+
+import hashlib
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.di import Provide
+from litestar.openapi.spec import Example
+from litestar.params import Body, Parameter
+
+from api.audit import audit_denied
+from api.errors import ApiError
+from api.security import Principal, provide_principal
+from infra.db.inbox import get_task, visible
+from infra.temporal.processes import ProcessError, act, claim, start_process, status_for, view
+from workflows.domain.policy import DEFAULT_POLICY, Subject
+from workflows.process import ActInput, ActionResult, ClaimInput, ProcessConfig, ProcessView, TaskView
+from workflows.registry import REGISTRY
+from workflows.spec import ActionSpec, WorkflowSpec
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+PRINCIPAL = {"principal": Provide(provide_principal)}
+
+
+class ProcessStarted(msgspec.Struct, frozen=True):
+    process_id: str
+    kind: str
+
+
+def idempotency_key(request: Request) -> str | None:
+    value = request.headers.get(IDEMPOTENCY_HEADER)
+    if value is None:
+        return None
+    if not _KEY.match(value):
+        raise ApiError(400, "bad_idempotency_key", "Idempotency-Key must be 1-128 visible ASCII characters")
+    return value
+
+
+def _business_key(principal: Principal, request: Request) -> str:
+    """From the Idempotency-Key (the same key starts the same process) or fresh."""
+    header = idempotency_key(request)
+    if header is None:
+        return uuid.uuid4().hex[:12]
+    return hashlib.sha256(f"{principal.actor.id}\n{header}".encode()).hexdigest()[:12]
+
+
+def _refusal(exc: ProcessError) -> ApiError:
+    status = status_for(exc.code) if exc.status != 404 else 404
+    if status == 404:
+        return ApiError(404, "not_found", "no such process, or it is outside your scope")
+    return ApiError(status, exc.code, exc.reason)
+
+
+def _start_route(spec: WorkflowSpec):
+    async def start(request: Request, principal: Principal, data: Any) -> Response[ProcessStarted]:
+        actor = principal.actor
+        region = getattr(data, "region", None)
+        # A start is the starter's own request, about the body's region when it names one.
+        subject = Subject(kind=spec.kind, region=region if isinstance(region, str) else None, owners=(actor.id,))
+        decision = DEFAULT_POLICY.can(actor, spec.start_permission, subject, now=datetime.now(UTC))
+        if not decision.allowed:
+            await audit_denied(principal, f"{spec.kind}.start", f"process:{spec.kind}", decision.code, decision.reason, subject.region)
+            if decision.code in ("out_of_region", "not_own"):
+                raise ApiError(404, "not_found", "the subject is outside your scope")
+            raise ApiError(403, decision.code, decision.reason)
+        if spec.validate_start is not None:
+            problem = spec.validate_start(data, actor)
+            if problem is not None:
+                code, reason = problem
+                status = status_for(code)
+                if status in (403, 404):
+                    await audit_denied(principal, f"{spec.kind}.start", f"process:{spec.kind}", code, reason, subject.region)
+                raise ApiError(status if status != 409 else 422, code, reason)
+        client = await request.app.state.temporal.client()
+        settings = request.app.state.settings
+        key = _business_key(principal, request)
+        try:
+            process_id = await start_process(
+                client, spec, by=actor, body=data, key=key, task_queue=settings.task_queue,
+                config=ProcessConfig(search_attributes=settings.search_attributes),
+            )
+        except ProcessError as exc:
+            if exc.code != "already_started" or idempotency_key(request) is None:
+                raise ApiError(409, exc.code, exc.reason) from None
+            process_id = spec.workflow_id(_start_for(spec, principal, data, key))
+        return Response(ProcessStarted(process_id=process_id, kind=spec.kind), status_code=201)
+
+    start.__annotations__["data"] = Annotated[
+        spec.input, Body(title=spec.title_en, description=spec.description, examples=_examples(spec.example))
+    ]
+    return post(
+        f"/api/processes/{spec.kind}",
+        operation_id=f"start_{_snake(spec.kind)}",
+        summary=f"Start: {spec.title_zh} ({spec.title_en})",
+        description=spec.description or None,
+        tags=[spec.kind],
+        dependencies=PRINCIPAL,
+        status_code=201,
+    )(start)
+
+
+def _start_for(spec: WorkflowSpec, principal: Principal, data: Any, key: str):
+    from workflows.process import Start
+
+    return Start(by=principal.actor, body=data, key=key)
+
+
+def _action_route(spec: WorkflowSpec, action: ActionSpec):
+    async def perform(
+        request: Request,
+        principal: Principal,
+        process_id: Annotated[str, Parameter(max_length=300)],
+        data: Any,
+        task_id: Annotated[str | None, Parameter(max_length=400, description="Which task, when the process has several open")] = None,
+    ) -> ActionResult:
+        _check_kind(spec, process_id)
+        request_id = idempotency_key(request) or uuid.uuid4().hex
+        client = await request.app.state.temporal.client()
+        payload = ActInput(
+            actor=principal.actor, action=action.name, request_id=f"{principal.actor.id}:{request_id}",
+            task_id=task_id, body=msgspec.to_builtins(data), source=principal.source,
+        )
+        try:
+            return await act(client, process_id, payload)
+        except ProcessError as exc:
+            if exc.status in (403, 404) or exc.code in ("out_of_region", "not_own"):
+                await audit_denied(principal, f"{spec.kind}.{action.name}", f"process:{process_id}", exc.code, exc.reason)
+            raise _refusal(exc) from None
+
+    perform.__annotations__["data"] = Annotated[
+        action.input, Body(title=f"{action.label_en}", examples=_examples(action.example))
+    ]
+    return post(
+        f"/api/processes/{spec.kind}/{{process_id:str}}/actions/{action.name}",
+        operation_id=f"{_snake(spec.kind)}_{action.name}",
+        summary=f"{spec.title_zh}: {action.label_zh} ({action.label_en})",
+        description=f"Needs `{action.permission}`.",
+        tags=[spec.kind],
+        dependencies=PRINCIPAL,
+        status_code=200,
+    )(perform)
+
+
+def _check_kind(spec: WorkflowSpec, process_id: str) -> None:
+    if not process_id.startswith(f"{spec.kind}-"):
+        raise ApiError(404, "not_found", f"{process_id} is not a {spec.kind} process")
+
+
+def _examples(example: Any) -> list[Example] | None:
+    return [Example(summary="example", value=msgspec.to_builtins(example))] if example is not None else None
+
+
+def _snake(kind: str) -> str:
+    return kind.replace("-", "_")
+
+
+def may_read(principal: Principal, process: ProcessView) -> bool:
+    actor = principal.actor
+    if actor.tier == DEFAULT_POLICY.ladder.top.key:
+        return True
+    if actor.id == process.started_by or actor.id in process.parties:
+        return True
+    return actor.tier in ("regional",) and process.region is not None and process.region in actor.regions
+
+
+def _read_route(spec: WorkflowSpec):
+    async def read(request: Request, principal: Principal, process_id: Annotated[str, Parameter(max_length=300)]) -> ProcessView:
+        return await read_process(request, principal, spec.kind, process_id)
+
+    return get(
+        f"/api/processes/{spec.kind}/{{process_id:str}}",
+        operation_id=f"read_{_snake(spec.kind)}",
+        summary=f"{spec.title_zh}: status, current step, open tasks, timeline",
+        tags=[spec.kind],
+        dependencies=PRINCIPAL,
+    )(read)
+
+
+async def read_process(request: Request, principal: Principal, kind: str, process_id: str) -> ProcessView:
+    if not process_id.startswith(f"{kind}-"):
+        raise ApiError(404, "not_found", "no such process")
+    client = await request.app.state.temporal.client()
+    try:
+        process = await view(client, process_id)
+    except ProcessError:
+        raise ApiError(404, "not_found", "no such process") from None
+    if process.kind != kind or not may_read(principal, process):
+        raise ApiError(404, "not_found", "no such process, or it is outside your scope")
+    return process
+
+
+async def _task_for(principal: Principal, task_id: str) -> dict:
+    row = await get_task(task_id)
+    if row is None or not visible(principal.actor, row, datetime.now(UTC)):
+        raise ApiError(404, "not_found", "no such task in your inbox")
+    return row
+
+
+async def _claim(request: Request, principal: Principal, task_id: str, *, release: bool) -> TaskView:
+    row = await _task_for(principal, task_id)
+    client = await request.app.state.temporal.client()
+    payload = ClaimInput(actor=principal.actor, task_id=task_id, request_id=uuid.uuid4().hex, source=principal.source)
+    try:
+        return await claim(client, row["process_id"], payload, release=release)
+    except ProcessError as exc:
+        if exc.status in (403, 404):
+            await audit_denied(principal, "task.release" if release else "task.claim", f"task:{task_id}", exc.code, exc.reason, row["region"])
+        raise _refusal(exc) from None
+
+
+@post("/api/tasks/{task_id:str}/claim", summary="Claim a task", tags=["inbox"], dependencies=PRINCIPAL, status_code=200)
+async def claim_task(request: Request, principal: Principal, task_id: Annotated[str, Parameter(max_length=400)]) -> TaskView:
+    return await _claim(request, principal, task_id, release=False)
+
+
+@post("/api/tasks/{task_id:str}/release", summary="Release a claimed task", tags=["inbox"], dependencies=PRINCIPAL, status_code=200)
+async def release_task(request: Request, principal: Principal, task_id: Annotated[str, Parameter(max_length=400)]) -> TaskView:
+    return await _claim(request, principal, task_id, release=True)
+
+
+def processes_router() -> Router:
+    handlers: list = []
+    for spec in REGISTRY:
+        handlers += [_start_route(spec), _read_route(spec)]
+        handlers += [_action_route(spec, action) for action in spec.actions]
+    handlers += [claim_task, release_task]
+    return Router(path="/", route_handlers=handlers)
