@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: dev test test-sqlite test-postgres install install-test system-deps bench clean
+.PHONY: dev test test-sqlite test-postgres install install-test system-deps record-histories bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test-sqlite: install-test
 
 test-postgres: install-test
 	KAMENG_TEST_POSTGRES=$(PG_TEST_URL) $(PY) -m pytest -m db
+
+## Record workflow histories for the replay tests (commit the new files).
+record-histories: install-test
+	KAMENG_RECORD_HISTORIES=1 $(PY) -m pytest tests/workflows -q -p no:randomly
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

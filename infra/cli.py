@@ -104,6 +104,26 @@ def dev(no_seed: bool) -> None:
     sys.exit(run_dev(settings, [(d.username, d.tier) for d in DEMO_LOGINS]))
 
 
+@main.command("new-process")
+@click.argument("name")
+@click.option("--tier", default="regional", show_default=True, help="Tier that decides.")
+@click.option("--permission", default="admins.review_request", show_default=True, help="Permission of the decision.")
+@click.option("--start-permission", default="grants.request", show_default=True, help="Permission to start it.")
+@click.option("--title-zh", default="新流程", show_default=True)
+def new_process(name: str, tier: str, permission: str, start_permission: str, title_zh: str) -> None:
+    """Scaffold workflows/NAME.py, its test, and its line in REGISTRY."""
+    from pathlib import Path
+
+    from infra.scaffold import ScaffoldError, scaffold
+
+    try:
+        made = scaffold(Path.cwd(), name, tier=tier, permission=permission, start_permission=start_permission, title_zh=title_zh)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {made.process}\ncreated {made.test}\nregistered in {made.registry}")
+    click.echo("next: make record-histories after its tests pass, then commit (see docs/adding-a-process.md)")
+
+
 @main.group()
 def audit() -> None:
     """Inspect the audit trail."""

@@ -146,10 +146,15 @@ class Harness:
         self.started.append(process_id)
         return process_id
 
-    async def terminate_all(self) -> None:
-        """End what a test left running: parked workflows keep the test server from skipping time."""
+    async def terminate_all(self, record_as: str | None = None) -> None:
+        """End what a test left running: parked workflows keep the test server from skipping time.
+
+        With ``KAMENG_RECORD_HISTORIES=1`` each history is first saved for the replay tests.
+        """
         for process_id in self.started:
             handle = self.client.get_workflow_handle(process_id)
+            if record_as and os.environ.get("KAMENG_RECORD_HISTORIES") == "1":
+                await record_history(handle, record_as)
             try:
                 await handle.terminate("test finished")
             except Exception:  # already finished: nothing to end
@@ -189,8 +194,38 @@ class Harness:
         await self.env.sleep(duration)
 
 
+HISTORIES = Path(__file__).parent / "workflows" / "histories"
+
+
+async def record_history(handle, test_name: str) -> None:
+    """Save a workflow's history (one file per process kind and test) for replay tests."""
+    import re
+
+    history = await handle.fetch_history()
+    from workflows.registry import REGISTRY
+
+    kind = next((spec.kind for spec in REGISTRY if handle.id.startswith(spec.kind + "-")), "unknown")
+    name = re.sub(r"[^a-z0-9_]+", "_", test_name.lower()).strip("_")[:80]
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    path = HISTORIES / f"{kind}--{name}.json"
+    if path.exists():
+        return
+    # The time-skipping server orders some update/timer events unlike the real server, and
+    # such a history cannot replay even on the code that made it: keep only those that do.
+    # Checked in a fresh interpreter, exactly as the replay test will run it.
+    path.write_text(history.to_json())
+    check = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        f"tests/workflows/test_replay.py::test_history_replays[{path.stem}]",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    if await check.wait() != 0:
+        path.unlink()
+        print(f"[kameng] not recorded (test-server event order): {path.name}", file=sys.stderr)
+
+
 @pytest.fixture
-async def harness(temporal_env, database):
+async def harness(temporal_env, database, request):
     from infra.temporal.worker import build_worker
 
     queue = f"kameng-test-{uuid.uuid4().hex[:8]}"
@@ -198,4 +233,31 @@ async def harness(temporal_env, database):
     harness = Harness(temporal_env, queue)
     async with worker:
         yield harness
-        await harness.terminate_all()
+        await harness.terminate_all(record_as=request.node.name)
+
+
+@pytest.fixture(scope="session")
+async def dev_server(tmp_root):
+    """The real Temporal dev server from pip (SQLite with the WAL pragmas, search attributes)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from infra.temporal.binaries import temporal_cli
+    from infra.temporal.client import interceptors
+    from infra.temporal.converter import DATA_CONVERTER
+    from infra.temporal.devserver import SQLITE_PRAGMAS
+    from workflows.process import KIND, REGION, STATUS, TIER
+
+    extra: list[str] = []
+    for pragma in SQLITE_PRAGMAS:
+        extra += ["--sqlite-pragma", pragma]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli()),
+        dev_server_database_filename=str(tmp_root / "temporal-dev.db"),
+        dev_server_extra_args=extra,
+        search_attributes=[KIND, REGION, TIER, STATUS],
+        data_converter=DATA_CONVERTER,
+        interceptors=interceptors(),
+    )
+    yield env
+    await env.shutdown()
+    await asyncio.sleep(0.3)

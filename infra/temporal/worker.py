@@ -47,6 +47,19 @@ def activity_functions() -> list:
     return functions
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+
+def replayer() -> "Replayer":
+    """Replays recorded histories on today's workflow code, configured as the worker is."""
+    from temporalio.worker import Replayer
+
+    from infra.temporal.converter import DATA_CONVERTER
+
+    return Replayer(workflows=[spec.workflow for spec in REGISTRY], data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
+
+
 def build_worker(client: Client, settings: Settings | None = None, *, task_queue: str | None = None) -> Worker:
     settings = settings or get_settings()
     return Worker(
@@ -54,9 +67,7 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
         task_queue=task_queue or settings.task_queue,
         workflows=[spec.workflow for spec in REGISTRY],
         activities=activity_functions(),
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=workflow_runner(),
     )
 
 

@@ -1,0 +1,31 @@
+"""Every recorded history replays on today's workflow code: a change that would break running
+processes fails here, not in production.
+
+Histories live in tests/workflows/histories/ and are recorded by running the process tests
+with ``KAMENG_RECORD_HISTORIES=1`` (``make record-histories``); commit new ones when a process
+is added, keep old ones as long as such processes may still be running.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from infra.temporal.worker import replayer
+from workflows.registry import REGISTRY
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_every_process_kind_has_recorded_histories():
+    kinds = {path.name.split("--", 1)[0] for path in HISTORIES}
+    missing = {spec.kind for spec in REGISTRY} - kinds
+    assert not missing, f"record histories for {sorted(missing)}: make record-histories"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays(path: Path):
+    history = WorkflowHistory.from_json(path.name.split("--", 1)[0], path.read_text())
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
