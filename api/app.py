@@ -7,12 +7,17 @@ import logging
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
 from temporalio.client import Client
 
 from api.errors import EXCEPTION_HANDLERS
+from api.ratelimit import LoginLimiter
 from api.routes.auth import router as auth_router
 from api.routes.health import health
 from api.routes.inbox import inbox
+from api.routes.intake import intake_router
 from api.routes.processes import processes_router
 from api.temporal import TemporalHandle
 from infra.db.engine import bind_tables, close_pool, start_pool
@@ -37,17 +42,41 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             await close_pool()
 
     return Litestar(
-        route_handlers=[auth_router, inbox, processes_router(), health, ui_router()],
+        route_handlers=[
+            auth_router,
+            inbox,
+            processes_router(),
+            intake_router(),
+            health,
+            ui_router(),
+            create_static_files_router(path="/static/swagger", directories=[swagger_ui_path], include_in_schema=False),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        state=State({"temporal": TemporalHandle(settings, temporal_client), "settings": settings}),
+        state=State(
+            {
+                "temporal": TemporalHandle(settings, temporal_client),
+                "settings": settings,
+                "login_limiter": LoginLimiter(settings.login_rate_limit, settings.rate_limit_storage),
+            }
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="Kameng API",
             version="0.1.0",
             description="卡盟治理中心: tiered admin governance, durable processes, audit.",
             path="/schema",
+            render_plugins=[
+                # Served from the swagger-ui-bundle package: the docs work with no internet.
+                SwaggerRenderPlugin(
+                    path="/",
+                    js_url="/static/swagger/swagger-ui-bundle.js",
+                    css_url="/static/swagger/swagger-ui.css",
+                    standalone_preset_js_url="/static/swagger/swagger-ui-standalone-preset.js",
+                    favicon="<link rel='icon' type='image/png' href='/static/swagger/favicon-32x32.png'>",
+                )
+            ],
         ),
         debug=False,
     )

@@ -85,6 +85,21 @@ def handle_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def error_responses(*statuses: int) -> dict[int, "ResponseSpec"]:
+    """OpenAPI entries for the errors a route can answer, all in the one error shape."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    descriptions = {
+        400: "The request is malformed", 401: "Not signed in, or the session ended",
+        403: "The policy refuses this", 404: "No such thing, or outside your scope",
+        409: "It conflicts with the current state", 422: "The request cannot be carried out as asked",
+        429: "Too many attempts", 503: "A dependency is unavailable",
+    }
+    return {s: ResponseSpec(data_container=ErrorResponse, description=descriptions[s]) for s in statuses}
+
+
+COMMON_ERRORS = (400, 401, 403, 404, 409, 422)
+
 EXCEPTION_HANDLERS = {
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,

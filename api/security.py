@@ -10,10 +10,14 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 
 from api.errors import ApiError
-from infra.accounts import load_actor, session_admin
+from infra.accounts import constant_time_equals, load_actor, session_admin
+from infra.settings import get_settings
 from workflows.domain.policy import Actor
 
 SESSION_COOKIE = "kameng_session"
+CSRF_COOKIE = "kameng_csrf"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -24,14 +28,30 @@ class Principal(msgspec.Struct, frozen=True):
     source: str
 
 
-def bearer_or_cookie(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     header = connection.headers.get("authorization", "")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise ApiError(401, "bad_authorization", "use `Authorization: Bearer <token>`")
-        return value.strip()
-    return connection.cookies.get(SESSION_COOKIE)
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise ApiError(401, "bad_authorization", "use `Authorization: Bearer <token>`")
+    return value.strip()
+
+
+def is_service_token(token: str) -> bool:
+    """Platform intake tokens (``KAMENG_INTAKE_TOKENS``), compared in constant time."""
+    found = False
+    for candidate in get_settings().intake_token_list:
+        found |= constant_time_equals(candidate, token)
+    return found
+
+
+def check_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """A write authenticated by the session cookie must echo the CSRF cookie in a header."""
+    cookie = connection.cookies.get(CSRF_COOKIE, "")
+    header = connection.headers.get(CSRF_HEADER, "")
+    if not cookie or not header or not constant_time_equals(cookie, header):
+        raise ApiError(403, "csrf_failed", f"cookie-authenticated writes need the {CSRF_HEADER} header (the {CSRF_COOKIE} cookie's value)")
 
 
 def source_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -40,9 +60,15 @@ def source_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 
 async def provide_principal(request: Request) -> Principal:
-    token = bearer_or_cookie(request)
+    token = bearer(request)
+    if token is None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and request.method in UNSAFE_METHODS:
+            check_csrf(request)
     if not token:
         raise ApiError(401, "unauthenticated", "sign in first: no session cookie or bearer token")
+    if is_service_token(token):
+        raise ApiError(401, "service_token", "service tokens work only on /api/intake")
     admin = await session_admin(token)
     if admin is None:
         raise ApiError(401, "session_invalid", "the session has expired or was ended; sign in again")
@@ -56,3 +82,15 @@ async def provide_principal(request: Request) -> Principal:
         token=token,
         source=source_of(request),
     )
+
+
+class Service(msgspec.Struct, frozen=True):
+    name: str
+    source: str
+
+
+async def provide_service(request: Request) -> Service:
+    token = bearer(request)
+    if token is None or not is_service_token(token):
+        raise ApiError(401, "service_token_required", "platform intake takes a service token (`Authorization: Bearer <service token>`)")
+    return Service(name="platform", source=source_of(request))

@@ -31,6 +31,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo_password: str = "kameng-demo"
     intake_tokens: str = "kameng-intake-dev"
     session_hours: int = 12
+    login_rate_limit: str = "5/15 minutes"
+    """Failed sign-ins allowed per username and per address."""
+    rate_limit_storage: str = "memory://"
+    """Where those counts live (``redis://host:6379`` to share them between replicas)."""
     log_format: str = "console"
     """``console`` (readable) or ``json``."""
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 
 from reactpy import component, html, use_connection, use_effect, use_location, use_state
 
-from api.security import SESSION_COOKIE
+from api.security import CSRF_COOKIE, SESSION_COOKIE
 from infra.db.inbox import list_tasks
 from web.i18n import t
 from web.session import LANG_COOKIE, ConsoleSession, cookies_of, resolve
@@ -44,7 +44,8 @@ def App():
     if session is None:
         error = parse_qs(location.search.lstrip("?")).get("error", [None])[0]
         return SignIn(lang, error)
-    return html.div(Header(session, lang), html.main({"class_name": "km-main"}, Inbox(session, lang)))
+    csrf = cookies.get(CSRF_COOKIE, "")
+    return html.div(Header(session, lang, csrf), html.main({"class_name": "km-main"}, Inbox(session, lang)))
 
 
 @component
@@ -73,7 +74,7 @@ def SignIn(lang: str, error: str | None):
 
 
 @component
-def Header(session: ConsoleSession, lang: str):
+def Header(session: ConsoleSession, lang: str, csrf: str):
     tier = DEFAULT_LADDER[session.tier] if session.tier in DEFAULT_LADDER else None
     badge = tier.badge_zh if tier and lang == "zh" else (tier.name_en if tier else session.tier)
     regions = ", ".join(region_name(r, lang) for r in session.regions)
@@ -86,6 +87,7 @@ def Header(session: ConsoleSession, lang: str):
         html.span({"class_name": "km-muted"}, regions),
         html.form(
             {"action": "/auth/logout", "method": "post"},
+            html.input({"type": "hidden", "name": "csrf", "value": csrf}),
             html.button({"class_name": "km-button secondary", "type": "submit"}, t("sign_out", lang)),
         ),
     )

@@ -9,6 +9,7 @@ TEXT: dict[str, dict[str, str]] = {
     "username": {"zh": "用户名", "en": "Username"},
     "password": {"zh": "密码", "en": "Password"},
     "invalid_credentials": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "rate_limited": {"zh": "登录失败次数过多，请稍后再试", "en": "Too many failed sign-ins; try again later"},
     "inbox": {"zh": "待办收件箱", "en": "Inbox"},
     "tab_open": {"zh": "待处理", "en": "Open"},
     "tab_claimed": {"zh": "已认领", "en": "Claimed"},

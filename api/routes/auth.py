@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -15,10 +16,10 @@ from litestar.response import Redirect
 import msgspec
 
 from api.admins import admin_read
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.schemas import LoginCreate, LoginRead, MeRead, PermissionRead
-from api.security import SESSION_COOKIE, Principal, provide_principal, source_of
-from infra.accounts import authenticate, close_session, open_session
+from api.security import CSRF_COOKIE, SESSION_COOKIE, Principal, provide_principal, source_of
+from infra.accounts import authenticate, close_session, constant_time_equals, open_session
 from infra.db.audit import append
 from workflows.domain.messages import AuditRecord
 from infra.settings import get_settings
@@ -26,22 +27,22 @@ from workflows.domain.permissions import PERMISSIONS_BY_KEY
 from workflows.domain.policy import DEFAULT_POLICY
 
 
-def session_cookie(token: str, *, secure: bool = False) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE,
-        value=token,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
-        max_age=get_settings().session_hours * 3600,
-    )
+def session_cookies(token: str, *, secure: bool = False) -> list[Cookie]:
+    """The session (HttpOnly) and its CSRF companion (readable by the page, echoed in a header)."""
+    max_age = get_settings().session_hours * 3600
+    return [
+        Cookie(key=SESSION_COOKIE, value=token, httponly=True, samesite="lax", secure=secure, path="/", max_age=max_age),
+        Cookie(key=CSRF_COOKIE, value=secrets.token_urlsafe(24), httponly=False, samesite="strict", secure=secure, path="/", max_age=max_age),
+    ]
 
 
 async def _sign_in(request: Request, username: str, password: str) -> tuple[dict, str] | None:
-    admin = await authenticate(username, password)
     source = source_of(request)
+    limiter = request.app.state.login_limiter
+    limiter.check(username, source)
+    admin = await authenticate(username, password)
     if admin is None:
+        limiter.failed(username, source)
         await append(
             AuditRecord(
                 actor=username[:64], actor_tier="", action="auth.login", target=f"admin:{username[:64]}",
@@ -59,7 +60,7 @@ async def _sign_in(request: Request, username: str, password: str) -> tuple[dict
     return admin, token
 
 
-@post("/api/auth/login", status_code=200, summary="Sign in", tags=["auth"])
+@post("/api/auth/login", status_code=200, summary="Sign in", tags=["auth"], responses=error_responses(400, 401, 429))
 async def login(request: Request, data: LoginCreate) -> Response[LoginRead]:
     signed_in = await _sign_in(request, data.username, data.password)
     if signed_in is None:
@@ -67,7 +68,7 @@ async def login(request: Request, data: LoginCreate) -> Response[LoginRead]:
     admin, token = signed_in
     return Response(
         LoginRead(token=token, admin=admin_read(admin)),
-        cookies=[session_cookie(token, secure=request.url.scheme == "https")],
+        cookies=session_cookies(token, secure=request.url.scheme == "https"),
     )
 
 
@@ -81,14 +82,17 @@ async def login_form(
     request: Request, data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
 ) -> Redirect:
     """The console's sign-in form posts here and lands back on the console."""
-    signed_in = await _sign_in(request, data.username[:64], data.password[:256])
+    try:
+        signed_in = await _sign_in(request, data.username[:64], data.password[:256])
+    except ApiError as exc:
+        return Redirect(f"/?error={exc.code}", status_code=303)
     if signed_in is None:
         return Redirect("/?error=invalid_credentials", status_code=303)
     _, token = signed_in
-    return Redirect("/", status_code=303, cookies=[session_cookie(token, secure=request.url.scheme == "https")])
+    return Redirect("/", status_code=303, cookies=session_cookies(token, secure=request.url.scheme == "https"))
 
 
-@post("/api/auth/logout", status_code=204, summary="Sign out", tags=["auth"], dependencies={"principal": Provide(provide_principal)})
+@post("/api/auth/logout", status_code=204, summary="Sign out", tags=["auth"], dependencies={"principal": Provide(provide_principal)}, responses=error_responses(401, 403))
 async def logout(principal: Principal) -> Response[None]:
     await close_session(principal.token)
     await append(
@@ -99,20 +103,30 @@ async def logout(principal: Principal) -> Response[None]:
     )
     response: Response[None] = Response(None, status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
     return response
 
 
+class LogoutForm(msgspec.Struct, frozen=True):
+    csrf: str = ""
+
+
 @post("/auth/logout", include_in_schema=False)
-async def logout_form(request: Request) -> Redirect:
+async def logout_form(
+    request: Request, data: Annotated[LogoutForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+) -> Redirect:
+    """The console's sign-out form: the CSRF token rides in a hidden field."""
     token = request.cookies.get(SESSION_COOKIE)
-    if token:
+    csrf = request.cookies.get(CSRF_COOKIE, "")
+    if token and csrf and constant_time_equals(csrf, data.csrf):
         await close_session(token)
     redirect = Redirect("/", status_code=303)
     redirect.delete_cookie(SESSION_COOKIE, path="/")
+    redirect.delete_cookie(CSRF_COOKIE, path="/")
     return redirect
 
 
-@get("/api/me", summary="The signed-in admin and effective permissions", tags=["auth"], dependencies={"principal": Provide(provide_principal)})
+@get("/api/me", summary="The signed-in admin and effective permissions", tags=["auth"], dependencies={"principal": Provide(provide_principal)}, responses=error_responses(401))
 async def me(principal: Principal) -> MeRead:
     from infra.db.tables import Admin
 

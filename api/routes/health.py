@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from litestar import Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from api.schemas import ComponentHealth, HealthRead
 from infra.db.engine import describe, ping
 from infra.settings import get_settings
 
 
-@get("/health", summary="Database and Temporal health", tags=["ops"])
+@get("/health", summary="Database and Temporal health", tags=["ops"], responses={503: ResponseSpec(data_container=HealthRead, description="Degraded: see which part")})
 async def health(request: Request) -> Response[HealthRead]:
     settings = get_settings()
     db_problem, temporal_problem = await asyncio.gather(

@@ -9,7 +9,7 @@ from litestar import get
 from litestar.di import Provide
 from litestar.params import Parameter
 
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.schemas import InboxRead, TaskRead
 from api.security import Principal, provide_principal
 from infra.db.inbox import list_tasks
@@ -33,7 +33,7 @@ def task_read(row: dict) -> TaskRead:
     )
 
 
-@get("/api/inbox", summary="Tasks in my inbox", tags=["inbox"], dependencies={"principal": Provide(provide_principal)})
+@get("/api/inbox", summary="Tasks in my inbox", tags=["inbox"], dependencies={"principal": Provide(provide_principal)}, responses=error_responses(400, 401))
 async def inbox(
     principal: Principal,
     status: Literal["open", "claimed", "done"] | None = None,

@@ -17,7 +17,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
 
 from api.audit import audit_denied
-from api.errors import ApiError
+from api.errors import COMMON_ERRORS, ApiError, error_responses
 from api.security import Principal, provide_principal
 from infra.db.inbox import get_task, visible
 from infra.temporal.processes import ProcessError, act, claim, start_process, status_for, view
@@ -105,6 +105,7 @@ def _start_route(spec: WorkflowSpec):
         tags=[spec.kind],
         dependencies=PRINCIPAL,
         status_code=201,
+        responses=error_responses(*COMMON_ERRORS),
     )(start)
 
 
@@ -147,6 +148,7 @@ def _action_route(spec: WorkflowSpec, action: ActionSpec):
         tags=[spec.kind],
         dependencies=PRINCIPAL,
         status_code=200,
+        responses=error_responses(*COMMON_ERRORS),
     )(perform)
 
 
@@ -182,6 +184,7 @@ def _read_route(spec: WorkflowSpec):
         summary=f"{spec.title_zh}: status, current step, open tasks, timeline",
         tags=[spec.kind],
         dependencies=PRINCIPAL,
+        responses=error_responses(401, 404),
     )(read)
 
 
@@ -217,12 +220,12 @@ async def _claim(request: Request, principal: Principal, task_id: str, *, releas
         raise _refusal(exc) from None
 
 
-@post("/api/tasks/{task_id:str}/claim", summary="Claim a task", tags=["inbox"], dependencies=PRINCIPAL, status_code=200)
+@post("/api/tasks/{task_id:str}/claim", summary="Claim a task", tags=["inbox"], dependencies=PRINCIPAL, status_code=200, responses=error_responses(*COMMON_ERRORS))
 async def claim_task(request: Request, principal: Principal, task_id: Annotated[str, Parameter(max_length=400)]) -> TaskView:
     return await _claim(request, principal, task_id, release=False)
 
 
-@post("/api/tasks/{task_id:str}/release", summary="Release a claimed task", tags=["inbox"], dependencies=PRINCIPAL, status_code=200)
+@post("/api/tasks/{task_id:str}/release", summary="Release a claimed task", tags=["inbox"], dependencies=PRINCIPAL, status_code=200, responses=error_responses(*COMMON_ERRORS))
 async def release_task(request: Request, principal: Principal, task_id: Annotated[str, Parameter(max_length=400)]) -> TaskView:
     return await _claim(request, principal, task_id, release=True)
 

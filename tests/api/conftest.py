@@ -19,7 +19,7 @@ async def api(demo, temporal_env):
     started: list[str] = []
 
     async def remember_started(response: httpx.Response) -> None:
-        if response.status_code == 201 and response.request.url.path.startswith("/api/processes/"):
+        if response.status_code == 201 and response.request.url.path.startswith(("/api/processes/", "/api/intake/")):
             await response.aread()
             started.append(response.json()["process_id"])
 

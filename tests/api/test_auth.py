@@ -92,3 +92,25 @@ async def test_unknown_route_is_a_json_404(api):
     response = await api.get("/api/does-not-exist")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_cookie_writes_need_the_csrf_header(api):
+    response = await api.post("/api/auth/login", json={"username": "regional-game-cards", "password": "kameng-demo"})
+    csrf = response.cookies.get("kameng_csrf")
+    assert csrf
+    body = {"permission": "funds.approve", "scope": "region", "duration": "P1D", "justification": "跨站请求伪造测试"}
+    forged = await api.post("/api/processes/permission-grant", json=body)
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "csrf_failed"
+    wrong = await api.post("/api/processes/permission-grant", json=body, headers={"X-CSRF-Token": "guess"})
+    assert wrong.status_code == 403
+    allowed = await api.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})
+    assert allowed.status_code == 204
+
+
+async def test_repeated_failures_are_rate_limited_then_even_the_right_password_waits(api):
+    for _ in range(5):
+        response = await api.post("/api/auth/login", json={"username": "normal-mobile-topup-2", "password": "guess"})
+        assert response.status_code == 401
+    limited = await api.post("/api/auth/login", json={"username": "normal-mobile-topup-2", "password": "kameng-demo"})
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 15 * 60

@@ -1,0 +1,147 @@
+"""Platform intake: the marketplace reports in with a service token, never an admin session.
+
+Merchant applications and disputes start their processes; risk signals open risk reviews;
+events a running process waits for (a merchant's documents, a merchant's response, a buyer's
+appeal) are delivered to it; order events are stored for risk control.
+"""
+
+import hashlib
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, Router, post
+from litestar.di import Provide
+from litestar.params import Body, Parameter
+
+from api.errors import ApiError, error_responses
+from api.routes.processes import ProcessStarted, _examples, _snake, idempotency_key
+from api.security import Service, provide_service
+from infra.db.audit import append
+from infra.db.orders import OrderEvent, OrderEventsResult, store_order_events
+from infra.temporal.processes import ProcessError, start_process, status_for
+from workflows.domain.messages import AuditRecord
+from workflows.process import ActionResult, PlatformEventInput, ProcessConfig, Start
+from workflows.registry import BY_KIND, REGISTRY
+from workflows.spec import WorkflowSpec
+
+SERVICE = {"service": Provide(provide_service)}
+INTAKE_ERRORS = error_responses(400, 401, 404, 409, 422)
+
+STARTS = {
+    "merchant-applications": "merchant-onboarding",
+    "disputes": "dispute",
+    "risk-signals": "risk-review",
+}
+"""Intake path -> the process kind it starts."""
+
+
+def _intake_start(path: str, spec: WorkflowSpec):
+    async def receive(request: Request, service: Service, data: Any) -> Response[ProcessStarted]:
+        header = idempotency_key(request)
+        key = hashlib.sha256(f"platform\n{header}".encode()).hexdigest()[:12] if header else uuid.uuid4().hex[:12]
+        if spec.validate_start is not None:
+            problem = spec.validate_start(data, None)
+            if problem is not None:
+                raise ApiError(422 if status_for(problem[0]) in (409, 422) else status_for(problem[0]), *problem)
+        client = await request.app.state.temporal.client()
+        settings = request.app.state.settings
+        try:
+            process_id = await start_process(
+                client, spec, by=None, body=data, key=key, task_queue=settings.task_queue,
+                config=ProcessConfig(search_attributes=settings.search_attributes),
+            )
+        except ProcessError as exc:
+            if exc.code != "already_started" or header is None:
+                raise ApiError(409, exc.code, exc.reason) from None
+            process_id = spec.workflow_id(Start(by=None, body=data, key=key))
+        await append(
+            AuditRecord(
+                actor="platform", actor_tier="service", action=f"intake.{path}", target=f"process:{process_id}",
+                outcome="accepted", source=service.source, process_id=process_id,
+            )
+        )
+        return Response(ProcessStarted(process_id=process_id, kind=spec.kind), status_code=201)
+
+    receive.__annotations__["data"] = Annotated[spec.input, Body(title=spec.title_en, examples=_examples(spec.example))]
+    return post(
+        f"/api/intake/{path}",
+        operation_id=f"intake_{_snake(path)}",
+        summary=f"Intake: {spec.title_zh} ({spec.title_en})",
+        tags=["intake"],
+        dependencies=SERVICE,
+        status_code=201,
+        responses=INTAKE_ERRORS,
+    )(receive)
+
+
+def _intake_event(spec: WorkflowSpec, event: str, body_type: type):
+    async def deliver(
+        request: Request, service: Service, process_id: Annotated[str, Parameter(max_length=300)], data: Any
+    ) -> ActionResult:
+        if not process_id.startswith(f"{spec.kind}-"):
+            raise ApiError(404, "not_found", f"{process_id} is not a {spec.kind} process")
+        request_id = idempotency_key(request) or uuid.uuid4().hex
+        client = await request.app.state.temporal.client()
+        payload = PlatformEventInput(event=event, request_id=f"platform:{request_id}", source=service.name, body=msgspec.to_builtins(data))
+        handle = client.get_workflow_handle(process_id)
+        from infra.temporal.processes import _from_rpc, _from_update_error
+        from temporalio.client import WorkflowUpdateFailedError
+        from temporalio.service import RPCError
+
+        try:
+            return await handle.execute_update("platform_event", payload, id=f"event-{payload.request_id}", result_type=ActionResult)
+        except WorkflowUpdateFailedError as exc:
+            error = _from_update_error(exc)
+        except RPCError as exc:
+            error = _from_rpc(exc)
+        raise ApiError(error.status, error.code, error.reason)
+
+    deliver.__annotations__["data"] = body_type
+    return post(
+        f"/api/intake/processes/{spec.kind}/{{process_id:str}}/events/{event}",
+        operation_id=f"intake_{_snake(spec.kind)}_{event}",
+        summary=f"Intake: {spec.title_zh}: {event}",
+        tags=["intake"],
+        dependencies=SERVICE,
+        status_code=200,
+        responses=INTAKE_ERRORS,
+    )(deliver)
+
+
+@post(
+    "/api/intake/order-events",
+    summary="Intake: a batch of order events for risk control",
+    tags=["intake"],
+    dependencies=SERVICE,
+    status_code=200,
+    responses=INTAKE_ERRORS,
+)
+async def order_events(
+    service: Service,
+    data: Annotated[list[OrderEvent], Body(description="At most 1,000 events; each is stored once by its order code")],
+) -> OrderEventsResult:
+    if len(data) > 1000:
+        raise ApiError(422, "batch_too_large", "send at most 1,000 events per batch")
+    result = await store_order_events(data)
+    await append(
+        AuditRecord(
+            actor="platform", actor_tier="service", action="intake.order-events", target="orders",
+            outcome="accepted", source=service.source,
+            after={"accepted": result.accepted, "rejected": len(result.rejected)},
+        )
+    )
+    return result
+
+
+def intake_router() -> Router:
+    handlers: list = [order_events]
+    for path, kind in STARTS.items():
+        if kind in BY_KIND:
+            handlers.append(_intake_start(path, BY_KIND[kind]))
+    for spec in REGISTRY:
+        for event, body_type in getattr(spec.workflow, "PLATFORM_EVENTS", {}).items():
+            handlers.append(_intake_event(spec, event, body_type))
+    return Router(path="/", route_handlers=handlers)
+
+
