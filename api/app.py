@@ -16,6 +16,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.ratelimit import LoginLimiter
 from api.routes.auth import router as auth_router
 from api.routes.health import health
+from api.routes.data import DATA_ROUTES
 from api.routes.inbox import inbox
 from api.routes.intake import intake_router
 from api.routes.processes import processes_router
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             inbox,
             processes_router(),
             intake_router(),
+            *DATA_ROUTES,
             health,
             ui_router(),
             create_static_files_router(path="/static/swagger", directories=[swagger_ui_path], include_in_schema=False),

@@ -1,0 +1,164 @@
+"""Reading the platform's data within the caller's scope: audit trail, reports, buyers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import get
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from api.audit import audit_denied
+from api.errors import ApiError, error_responses
+from api.security import Principal, provide_principal
+from infra.db.audit import Verification, append, verify
+from infra.db.reports import Overview, overview
+from infra.db.tables import AuditEvent, Buyer, Order, Region
+from workflows.domain.messages import AuditRecord
+from workflows.domain.permissions import Scope
+from workflows.domain.policy import DEFAULT_POLICY, NO_SUBJECT, Subject
+
+PRINCIPAL = {"principal": Provide(provide_principal)}
+
+
+class AuditEventRead(msgspec.Struct, frozen=True):
+    seq: int
+    at: datetime
+    actor: str
+    actor_tier: str
+    action: str
+    target: str
+    region: str | None
+    outcome: str
+    reason: str
+    source: str
+    process_id: str | None
+    before: Any = None
+    after: Any = None
+
+
+class AuditPage(msgspec.Struct, frozen=True):
+    items: list[AuditEventRead]
+    next_cursor: str | None
+
+
+async def _require(principal: Principal, action: str, subject: Subject = NO_SUBJECT, *, target: str) -> Scope:
+    decision = DEFAULT_POLICY.can(principal.actor, action, subject, now=datetime.now(UTC))
+    if not decision.allowed:
+        await audit_denied(principal, action, target, decision.code, decision.reason, subject.region)
+        if decision.code in ("out_of_region", "not_own"):
+            raise ApiError(404, "not_found", f"no such {subject.kind or 'record'} in your scope")
+        raise ApiError(403, decision.code, decision.reason)
+    assert decision.scope is not None
+    return decision.scope
+
+
+@get("/api/audit", summary="Search the audit trail", tags=["audit"], dependencies=PRINCIPAL, responses=error_responses(400, 401, 403))
+async def search_audit(
+    principal: Principal,
+    actor: Annotated[str | None, Parameter(max_length=64)] = None,
+    action: Annotated[str | None, Parameter(max_length=64)] = None,
+    target: Annotated[str | None, Parameter(max_length=200)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Parameter(max_length=20, pattern=r"^[0-9]+$")] = None,
+) -> AuditPage:
+    scope = await _require(principal, "audit.view", target="audit")
+    query = AuditEvent.select().order_by(AuditEvent.seq, ascending=False).limit(limit).output(load_json=True)
+    if scope is not Scope.GLOBAL:
+        query = query.where(AuditEvent.region.is_in(list(principal.actor.regions) or ["-"]))
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if target:
+        query = query.where(AuditEvent.target == target)
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise ApiError(400, "naive_time", f"{name} needs a time zone (e.g. 2026-11-20T00:00:00Z)")
+    if since:
+        query = query.where(AuditEvent.at >= since)
+    if until:
+        query = query.where(AuditEvent.at < until)
+    if cursor:
+        query = query.where(AuditEvent.seq < int(cursor))
+    rows = await query
+    items = [msgspec.convert({k: row[k] for k in AuditEventRead.__struct_fields__}, AuditEventRead) for row in rows]
+    return AuditPage(items=items, next_cursor=str(rows[-1]["seq"]) if len(rows) == limit else None)
+
+
+@get("/api/audit/verify", summary="Recompute the audit hash chain", tags=["audit"], dependencies=PRINCIPAL, responses=error_responses(401, 403))
+async def verify_audit(principal: Principal) -> Verification:
+    await _require(principal, "audit.verify", target="audit")
+    return await verify()
+
+
+@get("/api/reports/overview", summary="The overview report your tier allows", tags=["reports"], dependencies=PRINCIPAL, responses=error_responses(401, 403))
+async def report_overview(principal: Principal) -> Overview:
+    scope = await _require(principal, "reports.view", target="reports")
+    actor = principal.actor
+    regions = [r["key"] for r in await Region.select(Region.key).order_by(Region.key)]
+    return await overview(
+        scope.value, username=actor.id, tier=actor.tier, regions=actor.regions, all_regions=regions, now=datetime.now(UTC)
+    )
+
+
+class OrderLine(msgspec.Struct, frozen=True):
+    code: str
+    amount: int
+    status: str
+    created_at: datetime
+
+
+class BuyerRead(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A buyer as the caller's scope allows: basic fields for whoever may view the buyer,
+    sensitive ones (login IP, spending habits, sensitive operations) only with
+    ``users.view_sensitive``."""
+
+    code: str
+    nickname: str
+    region: str
+    status: str
+    contact_phone: str
+    email: str
+    recent_orders: list[OrderLine]
+    login_ip: str | None = None
+    spending_profile: Any = None
+    sensitive_ops: Any = None
+
+
+@get("/api/buyers/{code:str}", summary="A buyer, as far as your scope allows", tags=["users"], dependencies=PRINCIPAL, responses=error_responses(401, 403, 404))
+async def read_buyer(principal: Principal, code: Annotated[str, Parameter(max_length=32)]) -> BuyerRead:
+    buyer = await Buyer.select().where(Buyer.code == code).output(load_json=True).first()
+    if buyer is None:
+        await audit_denied(principal, "users.view", f"buyer:{code}", "not_found", "no such buyer")
+        raise ApiError(404, "not_found", "no such buyer in your scope")
+    subject = Subject(kind="buyer", id=code, region=buyer["region"], owners=tuple(buyer["handled_by"] or ()))
+    await _require(principal, "users.view", subject, target=f"buyer:{code}")
+    sensitive = DEFAULT_POLICY.can(principal.actor, "users.view_sensitive", subject, now=datetime.now(UTC)).allowed
+    orders = (
+        await Order.select(Order.code, Order.amount, Order.status, Order.created_at)
+        .where(Order.buyer == buyer["id"]).order_by(Order.created_at, ascending=False).limit(20)
+    )
+    fields = {
+        "code": code, "nickname": buyer["nickname"], "region": buyer["region"], "status": buyer["status"],
+        "contact_phone": buyer["contact_phone"], "email": buyer["email"],
+        "recent_orders": [OrderLine(**o) for o in orders],
+    }
+    if sensitive:
+        fields |= {"login_ip": buyer["login_ip"], "spending_profile": buyer["spending_profile"], "sensitive_ops": buyer["sensitive_ops"]}
+    await append(
+        AuditRecord(
+            actor=principal.actor.id, actor_tier=principal.actor.tier,
+            action="users.view_sensitive" if sensitive else "users.view", target=f"buyer:{code}",
+            outcome="allowed", region=buyer["region"], source=principal.source,
+            reason="sensitive fields read" if sensitive else "basic fields read",
+        )
+    )
+    return BuyerRead(**fields)
+
+
+DATA_ROUTES = [search_audit, verify_audit, report_overview, read_buyer]
