@@ -95,7 +95,8 @@ def error_responses(*statuses: int) -> dict[int, "ResponseSpec"]:
         409: "It conflicts with the current state", 422: "The request cannot be carried out as asked",
         429: "Too many attempts", 503: "A dependency is unavailable",
     }
-    return {s: ResponseSpec(data_container=ErrorResponse, description=descriptions[s]) for s in statuses}
+    # Any route with parameters or a body can answer 400 when they do not validate.
+    return {s: ResponseSpec(data_container=ErrorResponse, description=descriptions[s]) for s in sorted({400, *statuses})}
 
 
 COMMON_ERRORS = (400, 401, 403, 404, 409, 422)
