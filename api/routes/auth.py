@@ -50,6 +50,9 @@ async def _sign_in(request: Request, username: str, password: str) -> tuple[dict
             )
         )
         return None
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        await close_session(previous)  # rotation: signing in never keeps an older session alive
     token = await open_session(admin["id"], source)
     await append(
         AuditRecord(

@@ -114,3 +114,13 @@ async def test_repeated_failures_are_rate_limited_then_even_the_right_password_w
     limited = await api.post("/api/auth/login", json={"username": "normal-mobile-topup-2", "password": "kameng-demo"})
     assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
     assert 1 <= int(limited.headers["Retry-After"]) <= 15 * 60
+
+
+async def test_signing_in_again_rotates_the_cookie_session(api):
+    first = await api.post("/api/auth/login", json={"username": "normal-east-china-2", "password": "kameng-demo"})
+    old_token = first.json()["token"]
+    second = await api.post("/api/auth/login", json={"username": "normal-east-china-2", "password": "kameng-demo"})
+    assert second.json()["token"] != old_token
+    api.cookies.clear()
+    assert (await api.get("/api/me", headers=bearer(old_token))).status_code == 401
+    assert (await api.get("/api/me", headers=bearer(second.json()["token"]))).status_code == 200
