@@ -127,26 +127,23 @@ def _merge(existing: list[dict], added: tuple[MerchantDocument, ...]) -> list[di
 class MerchantActivities:
     @activity.defn(name="record_merchant")
     async def record_merchant(self, record: MerchantRecord) -> Recorded:
-        """The merchant as ``pending``; a rejected or abandoned applicant may apply again."""
-        values = dict(
-            name=record.name, region=record.region, category=record.category,
-            identity_number=record.identity_number, contact_phone=record.contact_phone,
-            documents=msgspec.to_builtins(record.documents), process_id=record.process_id,
-        )
+        """The merchant as ``pending``, once; an existing merchant's row is left as it is."""
         await Merchant.insert(
-            Merchant(code=record.code, status="pending", risk_score=0.0, joined_at=record.at, **values)
+            Merchant(
+                code=record.code, name=record.name, region=record.region, category=record.category,
+                identity_number=record.identity_number, contact_phone=record.contact_phone,
+                documents=msgspec.to_builtins(record.documents), process_id=record.process_id,
+                status="pending", risk_score=0.0, joined_at=record.at,
+            )
         ).on_conflict(action="DO NOTHING")
-        await Merchant.update(
-            {**{getattr(Merchant, k): v for k, v in values.items()}, Merchant.status: "pending", Merchant.joined_at: record.at}
-        ).where((Merchant.code == record.code) & Merchant.status.is_in(["rejected", "abandoned"]))
         row = await Merchant.select(Merchant.status, Merchant.process_id).where(Merchant.code == record.code).first()
-        if row["status"] == "pending" and row["process_id"] != record.process_id:
-            return Recorded(status="in_review", process_id=row["process_id"])
+        if row["process_id"] != record.process_id:
+            return Recorded(status=row["status"] if row["status"] != "pending" else "in_review", process_id=row["process_id"])
         return Recorded(status=row["status"], process_id=row["process_id"])
 
     @activity.defn(name="check_merchant")
     async def check_merchant(self, code: str) -> MerchantChecks:
-        row = await Merchant.select().where(Merchant.code == code).first()
+        row = await Merchant.select().where(Merchant.code == code).output(load_json=True).first()
         if row is None:
             raise ValueError(f"no merchant {code!r}")
         others = await Merchant.select(Merchant.code).where(
@@ -159,7 +156,7 @@ class MerchantActivities:
 
     @activity.defn(name="add_merchant_documents")
     async def add_merchant_documents(self, update: DocumentsUpdate) -> None:
-        row = await Merchant.select(Merchant.documents).where(Merchant.code == update.code).first()
+        row = await Merchant.select(Merchant.documents).where(Merchant.code == update.code).output(load_json=True).first()
         if row is None:
             raise ValueError(f"no merchant {update.code!r}")
         await Merchant.update({Merchant.documents: _merge(row["documents"], update.documents)}).where(

@@ -171,13 +171,14 @@ class MerchantOnboardingWorkflow(Process):
         timing = self.timing("documents")
         due_at = workflow.now() + timing.due
         remind_at = due_at - timing.remind_before if timing.remind_before else None
-        self._step = "documents"
-        self.expect("documents_submitted")
         await self.audit(
             "merchant-onboarding.documents_requested", "waiting", actor=request.actor, reason=asked.reason,
             target=f"merchant:{self.app.code}", after={"documents": list(wanted), "due_at": due_at.isoformat()},
             key=f"documents-requested-{rounds}",
         )
+        # No await between opening the door and waiting: an event's caller then waits for the next step.
+        self._step = "documents"
+        self.expect("documents_submitted")
         while True:
             wake = remind_at if remind_at is not None else due_at
             event = await self.next_event(wake - workflow.now())

@@ -241,7 +241,8 @@ class Process:
         if actor.tier not in DEFAULT_POLICY.ladder:
             raise reject("no_permission", f"tier {actor.tier!r} may not act on tasks")
         named = actor.id in task.candidates
-        if not named and task.tier in DEFAULT_POLICY.ladder and DEFAULT_POLICY.ladder.rank(actor.tier) < DEFAULT_POLICY.ladder.rank(task.tier):
+        granted = any(g.permission == action.permission and g.active_at(workflow.now()) for g in actor.grants)
+        if not (named or granted) and task.tier in DEFAULT_POLICY.ladder and DEFAULT_POLICY.ladder.rank(actor.tier) < DEFAULT_POLICY.ladder.rank(task.tier):
             raise reject(
                 "tier_too_low",
                 f"this task is with the {task.tier} tier; a {actor.tier} admin cannot act on it",
@@ -270,8 +271,7 @@ class Process:
             at=workflow.now(),
             request_id=request.request_id,
         )
-        mark = self._settled
-        await workflow.wait_condition(lambda: task.closed and self._settled > mark)
+        await self._moved_on(lambda: task.closed)
         result = ActionResult(
             process_id=self.process_id,
             task_id=task.task_id,
@@ -292,8 +292,7 @@ class Process:
                 reason=str(getattr(body, "reason", "") or ""), at=workflow.now(), request_id=request.request_id,
             )
         )
-        mark = self._settled
-        await workflow.wait_condition(lambda: request.request_id in self._handled and self._settled > mark)
+        await self._moved_on(lambda: request.request_id in self._handled)
         result = ActionResult(
             process_id=self.process_id, task_id="", action=request.action, actor=request.actor.id,
             status=self._status, step=self._step, detail=dict(self._result),
@@ -327,6 +326,16 @@ class Process:
         problem = self.check_action(task, request.actor, request.action, body)
         if problem is not None:
             raise reject(*problem)
+
+    async def _moved_on(self, dealt_with) -> None:
+        """Wait until the process has dealt with an action, then until it next waits or ends.
+
+        The mark is taken only after the action is dealt with: a settle point passed before
+        that (the task being recorded, the event loop being entered) does not count.
+        """
+        await workflow.wait_condition(dealt_with)
+        mark = self._settled
+        await workflow.wait_condition(lambda: self._settled > mark)
 
     def _validate_standing(self, request: ActInput) -> None:
         spec = self._action_spec(request.action)
@@ -383,8 +392,7 @@ class Process:
         self._events.append(
             Decided(action=request.event, actor=actor, body=msgspec.to_builtins(body), at=workflow.now(), request_id=request.request_id)
         )
-        mark = self._settled
-        await workflow.wait_condition(lambda: request.request_id in self._handled and self._settled > mark)
+        await self._moved_on(lambda: request.request_id in self._handled)
         result = ActionResult(
             process_id=self.process_id, task_id="", action=request.event, actor=actor.id,
             status=self._status, step=self._step, detail=dict(self._result),
@@ -556,9 +564,9 @@ class Process:
 
     # ----- side effects (activities) -------------------------------------------------------
 
-    async def _activity(self, name: str, arg: Any) -> Any:
+    async def _activity(self, name: str, arg: Any, result_type: type | None = None) -> Any:
         return await workflow.execute_activity(
-            name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+            name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY, result_type=result_type
         )
 
     async def _record(self, task: TaskState) -> None:
