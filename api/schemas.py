@@ -16,6 +16,11 @@ class LoginCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     password: Password
 
 
+class PasswordChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    current_password: Password
+    new_password: Annotated[str, msgspec.Meta(min_length=10, max_length=256)]
+
+
 class AdminRead(msgspec.Struct, frozen=True):
     username: str
     display_name: str

@@ -121,3 +121,12 @@ async def close_session(token: str) -> None:
 
 def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+async def change_password(admin_id: int, new_password: str) -> int:
+    """Set a new password and end every session of that admin; returns the sessions ended."""
+    now = datetime.now(UTC)
+    await Admin.update({Admin.password_hash: hash_password(new_password), Admin.password_changed_at: now}).where(Admin.id == admin_id)
+    live = await AdminSession.count().where((AdminSession.admin == admin_id) & AdminSession.revoked_at.is_null())
+    await AdminSession.update({AdminSession.revoked_at: now}).where((AdminSession.admin == admin_id) & AdminSession.revoked_at.is_null())
+    return live

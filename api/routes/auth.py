@@ -17,7 +17,7 @@ import msgspec
 
 from api.admins import admin_read
 from api.errors import ApiError, error_responses
-from api.schemas import LoginCreate, LoginRead, MeRead, PermissionRead
+from api.schemas import LoginCreate, LoginRead, MeRead, PasswordChange, PermissionRead
 from api.security import CSRF_COOKIE, SESSION_COOKIE, Principal, provide_principal, source_of
 from infra.accounts import authenticate, close_session, constant_time_equals, open_session
 from infra.db.audit import append
@@ -149,4 +149,37 @@ async def me(principal: Principal) -> MeRead:
     return MeRead(admin=admin_read(admin), permissions=permissions)
 
 
-router = Router(path="/", route_handlers=[login, login_form, logout, logout_form, me])
+@post(
+    "/api/auth/password", status_code=204, summary="Change my password (ends every session of mine)", tags=["auth"],
+    dependencies={"principal": Provide(provide_principal)}, responses=error_responses(400, 401, 403, 422, 429),
+)
+async def change_my_password(request: Request, principal: Principal, data: PasswordChange) -> Response[None]:
+    from infra.accounts import change_password
+
+    limiter = request.app.state.login_limiter
+    limiter.check(principal.actor.id, principal.source)
+    if await authenticate(principal.actor.id, data.current_password) is None:
+        limiter.failed(principal.actor.id, principal.source)
+        await append(
+            AuditRecord(
+                actor=principal.actor.id, actor_tier=principal.actor.tier, action="auth.password_change",
+                target=f"admin:{principal.actor.id}", outcome="denied", reason="wrong current password", source=principal.source,
+            )
+        )
+        raise ApiError(403, "wrong_password", "the current password is not right")
+    if data.new_password == data.current_password:
+        raise ApiError(422, "same_password", "choose a password different from the current one")
+    ended = await change_password(principal.admin_id, data.new_password)
+    await append(
+        AuditRecord(
+            actor=principal.actor.id, actor_tier=principal.actor.tier, action="auth.password_change",
+            target=f"admin:{principal.actor.id}", outcome="allowed", reason=f"{ended} sessions ended", source=principal.source,
+        )
+    )
+    response: Response[None] = Response(None, status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+router = Router(path="/", route_handlers=[login, login_form, logout, logout_form, me, change_my_password])

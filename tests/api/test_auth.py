@@ -124,3 +124,22 @@ async def test_signing_in_again_rotates_the_cookie_session(api):
     api.cookies.clear()
     assert (await api.get("/api/me", headers=bearer(old_token))).status_code == 401
     assert (await api.get("/api/me", headers=bearer(second.json()["token"]))).status_code == 200
+
+
+async def test_password_change_ends_every_session_of_that_admin(api):
+    from infra.accounts import hash_password
+    from infra.db.tables import Admin
+
+    username = "normal-game-items-2"
+    phone = await login(api, username)
+    laptop = await login(api, username)
+    api.cookies.clear()
+    wrong = await api.post("/api/auth/password", json={"current_password": "nope", "new_password": "a-new-passphrase"}, headers=bearer(laptop))
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "wrong_password"
+    changed = await api.post("/api/auth/password", json={"current_password": "kameng-demo", "new_password": "a-new-passphrase"}, headers=bearer(laptop))
+    assert changed.status_code == 204
+    for token in (phone, laptop):
+        assert (await api.get("/api/me", headers=bearer(token))).status_code == 401
+    assert (await api.post("/api/auth/login", json={"username": username, "password": "kameng-demo"})).status_code == 401
+    assert (await api.post("/api/auth/login", json={"username": username, "password": "a-new-passphrase"})).status_code == 200
+    await Admin.update({Admin.password_hash: hash_password("kameng-demo")}).where(Admin.username == username)
