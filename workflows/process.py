@@ -596,6 +596,11 @@ class Process:
             ),
         )
 
+    def waiting(self) -> None:
+        """Say the process now waits on something other than a person (a child process, a
+        timer): callers of the action that led here get their answer now."""
+        self._settled += 1
+
     def withdraw_task(self, task_id: str, reason: str) -> None:
         """Close an open task nobody needs any more (its ``human_step`` returns ``withdrawn``)."""
         task = self._tasks.get(task_id)
