@@ -19,7 +19,7 @@ from api.admins import admin_read
 from api.errors import ApiError, error_responses
 from api.schemas import LoginCreate, LoginRead, MeRead, PasswordChange, PermissionRead
 from api.security import CSRF_COOKIE, SESSION_COOKIE, Principal, provide_principal, source_of
-from infra.accounts import authenticate, close_session, constant_time_equals, open_session
+from infra.accounts import authenticate, close_session, constant_time_equals, open_session, session_admin
 from infra.db.audit import append
 from workflows.domain.messages import AuditRecord
 from infra.settings import get_settings
@@ -51,8 +51,8 @@ async def _sign_in(request: Request, username: str, password: str) -> tuple[dict
         )
         return None
     previous = request.cookies.get(SESSION_COOKIE)
-    if previous:
-        await close_session(previous)  # rotation: signing in never keeps an older session alive
+    if previous and (holder := await session_admin(previous)) is not None and holder["id"] == admin["id"]:
+        await close_session(previous)  # rotation: signing in again replaces the session the cookie carried
     token = await open_session(admin["id"], source)
     await append(
         AuditRecord(

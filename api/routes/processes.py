@@ -19,6 +19,7 @@ from litestar.params import Body, Parameter
 from api.audit import audit_denied
 from api.errors import COMMON_ERRORS, ApiError, error_responses
 from api.security import Principal, provide_principal
+from api.subjects import start_subject
 from infra.db.inbox import get_task, visible
 from infra.temporal.processes import ProcessError, act, claim, start_process, status_for, view
 from workflows.domain.policy import DEFAULT_POLICY, Subject
@@ -63,9 +64,7 @@ def _refusal(exc: ProcessError) -> ApiError:
 def _start_route(spec: WorkflowSpec):
     async def start(request: Request, principal: Principal, data: Any) -> Response[ProcessStarted]:
         actor = principal.actor
-        region = getattr(data, "region", None)
-        # A start is the starter's own request, about the body's region when it names one.
-        subject = Subject(kind=spec.kind, region=region if isinstance(region, str) else None, owners=(actor.id,))
+        subject = await start_subject(spec.kind, data, actor)
         decision = DEFAULT_POLICY.can(actor, spec.start_permission, subject, now=datetime.now(UTC))
         if not decision.allowed:
             await audit_denied(principal, f"{spec.kind}.start", f"process:{spec.kind}", decision.code, decision.reason, subject.region)
