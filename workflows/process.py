@@ -225,8 +225,10 @@ class Process:
     def _open_task(self, task_id: str | None) -> TaskState:
         open_tasks = [t for t in self._tasks.values() if t.decision is None and not t.closed]
         if task_id is None:
-            if len(open_tasks) != 1:
-                raise reject("task_required", "name the task: this process has %d open tasks" % len(open_tasks))
+            if not open_tasks:
+                raise reject("already_decided", f"nothing in this process is waiting for a decision (step {self._step})")
+            if len(open_tasks) > 1:
+                raise reject("task_required", f"name the task: this process has {len(open_tasks)} open tasks")
             return open_tasks[0]
         task = self._tasks.get(task_id)
         if task is None:

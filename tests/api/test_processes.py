@@ -117,3 +117,18 @@ async def test_bad_requests_are_4xx(api, path, body):
     response = await api.post(path, json=body, headers=bearer(token))
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["error"]["code"]
+
+
+async def test_two_supers_approving_one_fund_operation_at_once_give_one_outcome(api):
+    from infra.db.tables import LedgerEntry
+
+    maker = await login(api, "super-2")
+    body = {"operation": "merchant_settlement", "account": "M0007", "amount": 880000, "reason": "并发复核测试"}
+    pid = (await api.post("/api/processes/fund-operation", json=body, headers=bearer(maker))).json()["process_id"]
+    await open_task_id(pid)
+    checkers = [await login(api, "super-3"), await login(api, "station-master")]
+    results = await asyncio.gather(
+        *(api.post(f"/api/processes/fund-operation/{pid}/actions/approve", json={"reason": "同意"}, headers=bearer(t)) for t in checkers)
+    )
+    assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
+    assert await LedgerEntry.count().where(LedgerEntry.operation_id == pid) == 1
