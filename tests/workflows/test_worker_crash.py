@@ -19,7 +19,8 @@ import pytest
 
 from infra.accounts import load_actor
 from infra.db.audit import verify
-from infra.db.tables import AuditEvent, PermissionGrant, Task
+from infra.db.tables import AuditEvent, LedgerEntry, PermissionGrant, Task
+from workflows.fund_operation import FundOperationInput
 from infra.temporal.processes import ProcessError, act, start_process
 from workflows.permission_grant import RequestGrantInput
 from workflows.process import ActInput, ProcessConfig
@@ -78,11 +79,18 @@ async def test_sigkill_mid_step_loses_nothing_and_repeats_nothing(dev_server, de
         process_ids.append(
             await start_process(client, BY_KIND["permission-grant"], by=actor, body=body, key=uuid.uuid4().hex[:8], task_queue=queue, config=ProcessConfig())
         )
-    tasks = {pid: await open_task(pid) for pid in process_ids}
+    maker = await load_actor("super-2", datetime.now(UTC))
+    fund_ids = []
+    for n in range(3):
+        body = FundOperationInput(operation="merchant_settlement", account="M0007", amount=10_000 * (n + 1), reason="故障演练：商家结算")
+        fund_ids.append(
+            await start_process(client, BY_KIND["fund-operation"], by=maker, body=body, key=uuid.uuid4().hex[:8], task_queue=queue, config=ProcessConfig())
+        )
+    tasks = {pid: await open_task(pid) for pid in process_ids + fund_ids}
 
     approvals = []
     for pid, task in tasks.items():
-        approver = "super-2" if task["tier"] == "super" else f"regional-{task['region']}"
+        approver = "super-3" if pid in fund_ids else "super-2" if task["tier"] == "super" else f"regional-{task['region']}"
         actor = await load_actor(approver, datetime.now(UTC))
         approvals.append((pid, ActInput(actor=actor, action="approve", request_id=uuid.uuid4().hex, task_id=task["task_id"], body={"reason": "演练"})))
 
@@ -94,9 +102,14 @@ async def test_sigkill_mid_step_loses_nothing_and_repeats_nothing(dev_server, de
     try:
         await wait_polling(log, 2)
         results = await asyncio.gather(*in_flight)
-        assert {r.status for r in results} == {"active"}
+        assert {r.status for r in results[: len(process_ids)]} == {"active"}
+        for pid in fund_ids:  # executed exactly once, whatever the crash interrupted
+            outcome = await client.get_workflow_handle(pid).result()
+            assert outcome["status"] == "executed", outcome
+            assert await LedgerEntry.count().where(LedgerEntry.operation_id == pid) == 1
+            assert await Task.count().where(Task.process_id == pid) == 1
 
-        for pid, task in tasks.items():
+        for pid in process_ids:
             steps = await Task.select().where(Task.process_id == pid)
             assert len(steps) == 1 and steps[0]["status"] == "done", steps
             assert await PermissionGrant.count().where(PermissionGrant.grant_id == pid) == 1
