@@ -23,6 +23,16 @@ class GrantActivation(msgspec.Struct, frozen=True, kw_only=True):
     process_id: str
 
 
+class GrantResume(msgspec.Struct, frozen=True, kw_only=True):
+    """What an active grant carries across continue-as-new. (Defined outside the workflow
+    sandbox, where msgspec sees the real ``datetime``.)"""
+
+    grant_id: str
+    starts_at: datetime
+    ends_at: datetime
+    approved_by: str
+
+
 class GrantEnd(msgspec.Struct, frozen=True, kw_only=True):
     grant_id: str
     at: datetime

@@ -8,6 +8,7 @@ created on that server; if the server is unreachable the run stops with an error
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -139,12 +140,12 @@ class Harness:
         self.task_queue = task_queue
         self.started: list[str] = []
 
-    async def start(self, kind: str, by, body, *, key: str | None = None, timings=None) -> str:
+    async def start(self, kind: str, by, body, *, key: str | None = None, timings=None, history_limit: int = 2000) -> str:
         from infra.temporal.processes import start_process
         from workflows.process import ProcessConfig
         from workflows.registry import BY_KIND
 
-        config = ProcessConfig(timings=timings or {}, search_attributes=False)
+        config = ProcessConfig(timings=timings or {}, search_attributes=False, history_limit=history_limit)
         process_id = await start_process(
             self.client, BY_KIND[kind], by=by, body=body, key=key or uuid.uuid4().hex[:8],
             task_queue=self.task_queue, config=config,
@@ -225,8 +226,9 @@ async def record_history(handle, test_name: str) -> None:
         return
     # The time-skipping server orders some update/timer events unlike the real server, and
     # such a history cannot replay even on the code that made it: keep only those that do.
-    # Checked in a fresh interpreter, exactly as the replay test will run it.
-    path.write_text(history.to_json())
+    # Checked in a fresh interpreter, exactly as the replay test will run it. The workflow id
+    # goes with the history: task ids in recorded actions contain it.
+    path.write_text(json.dumps({"workflow_id": handle.id, "history": json.loads(history.to_json())}, ensure_ascii=False))
     check = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
         f"tests/workflows/test_replay.py::test_history_replays[{path.stem}]",

@@ -12,7 +12,7 @@ import msgspec
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.grants import GrantActivation, GrantEnd, GrantExtension
+    from activities.grants import GrantActivation, GrantEnd, GrantExtension, GrantResume
     from workflows.domain.permissions import PERMISSIONS_BY_KEY, Scope
     from workflows.domain.policy import Actor, Subject
     from workflows.domain.routing import approver_tier
@@ -30,15 +30,6 @@ class RequestGrantInput(msgspec.Struct, frozen=True, kw_only=True):
     duration: Annotated[timedelta, msgspec.Meta(examples=["P3D"])]
     starts_at: datetime | None = None
     justification: Annotated[str, msgspec.Meta(min_length=4, max_length=2000)]
-
-
-class GrantResume(msgspec.Struct, frozen=True, kw_only=True):
-    """Carried across continue-as-new while the grant is active."""
-
-    grant_id: str
-    starts_at: datetime
-    ends_at: datetime
-    approved_by: str
 
 
 class DecideInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,8 +140,8 @@ class PermissionGrantWorkflow(Process):
             self.withdraw("extend")
             state = await self._extend(state, extension) or state
             self._result["ends_at"] = state.ends_at.isoformat()
-            if workflow.info().is_continue_as_new_suggested() or workflow.info().get_current_history_length() > 2000:
-                workflow.continue_as_new(
+            if workflow.info().is_continue_as_new_suggested() or workflow.info().get_current_history_length() > params.config.history_limit:
+                await self.continue_as_new(
                     Start(by=params.by, body=params.body, key=params.key, config=params.config, resume=msgspec.to_builtins(state))
                 )
             self.offer("extend", self.subject)

@@ -33,6 +33,8 @@ class ProcessConfig(msgspec.Struct, frozen=True, kw_only=True):
     timings: dict[str, StepTiming] = {}
     """Per ``<kind>.<step>`` deadline overrides (tests use short ones)."""
     search_attributes: bool = True
+    history_limit: int = 2000
+    """Long-running processes continue as new past this many history events."""
 
 
 T = TypeVar("T")
@@ -184,6 +186,7 @@ class Process:
         self._handled: set[str] = set()
         self._settled = 0
         self._awaiting: set[str] = set()
+        self._draining = False
         """Counts the points where the process waits (or ends): an action's caller waits for the next."""
 
     # ----- reading -------------------------------------------------------------------------
@@ -273,7 +276,9 @@ class Process:
             at=workflow.now(),
             request_id=request.request_id,
         )
-        await self._moved_on(lambda: task.closed)
+        # Other tasks of a parallel step still open: the process waits on people, so the
+        # caller need not wait for the next step.
+        await self._moved_on(lambda: task.closed, lambda: any(t is not task and not t.closed and t.decision is None for t in self._tasks.values()))
         result = ActionResult(
             process_id=self.process_id,
             task_id=task.task_id,
@@ -329,7 +334,7 @@ class Process:
         if problem is not None:
             raise reject(*problem)
 
-    async def _moved_on(self, dealt_with) -> None:
+    async def _moved_on(self, dealt_with, waiting_on_others=lambda: False) -> None:
         """Wait until the process has dealt with an action, then until it next waits or ends.
 
         The mark is taken only after the action is dealt with: a settle point passed before
@@ -337,7 +342,13 @@ class Process:
         """
         await workflow.wait_condition(dealt_with)
         mark = self._settled
-        await workflow.wait_condition(lambda: self._settled > mark)
+        await workflow.wait_condition(lambda: self._settled > mark or waiting_on_others() or self._draining)
+
+    async def continue_as_new(self, arg: Any) -> None:
+        """Start this process afresh with ``arg``, once every caller has had its answer."""
+        self._draining = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(arg)
 
     def _validate_standing(self, request: ActInput) -> None:
         spec = self._action_spec(request.action)

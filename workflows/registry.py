@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from workflows import permission_grant
+from workflows import merchant_onboarding, price_change, product_listing
+from workflows import account_ban, promotion, risk_review
+from workflows import dispute, fund_operation
 from workflows.spec import WorkflowSpec
 
 REGISTRY: tuple[WorkflowSpec, ...] = (
     permission_grant.SPEC,
+    merchant_onboarding.SPEC,
+    product_listing.SPEC,
+    price_change.SPEC,
+    account_ban.SPEC,
+    promotion.SPEC,
+    risk_review.SPEC,
+    fund_operation.SPEC,
+    dispute.SPEC,
 )
 
 BY_KIND: dict[str, WorkflowSpec] = {spec.kind: spec for spec in REGISTRY}

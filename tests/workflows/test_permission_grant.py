@@ -135,3 +135,23 @@ async def test_grantee_revokes_early_and_extension_needs_approval(harness, demo)
     assert grant["revoked_at"] is not None
     revoked = await load_actor("regional-mobile-topup", datetime.now(UTC))
     assert not can(revoked, "funds.approve", Subject(region="mobile-topup", requester="super-2"), now=datetime.now(UTC) + timedelta(minutes=1))
+
+
+async def test_an_extended_grant_continues_as_new_and_keeps_working(harness, demo):
+    regional = await actor("regional-game-items")
+    pid = await harness.start("permission-grant", regional, fund_request(days=2), history_limit=10)
+    await harness.wait_for(pid, lambda v: v.tasks)
+    await harness.act(pid, await actor("super-3"), "approve", {})
+    first_run = (await harness.client.get_workflow_handle(pid).describe()).run_id
+
+    await harness.act(pid, regional, "extend", {"duration": "P1D", "reason": "大促延长一天"})
+    view = await harness.wait_for(pid, lambda v: any(t.step == "approve_extension" for t in v.tasks))
+    await harness.act(pid, await actor("super-2"), "approve_extension", {}, task_id=view.tasks[0].task_id)
+    await harness.wait_for(pid, lambda v: v.status == "active" and not v.tasks)
+    second_run = (await harness.client.get_workflow_handle(pid).describe()).run_id
+    assert second_run != first_run  # the history was long enough to start afresh
+
+    grant = await PermissionGrant.select().where(PermissionGrant.grant_id == pid).first()
+    assert grant["ends_at"] - grant["starts_at"] == timedelta(days=3)
+    result = await harness.act(pid, regional, "revoke", {"reason": "活动结束"})
+    assert result.status == "revoked"
