@@ -1,27 +1,48 @@
-"""The console's components: sign-in, header and the inbox list."""
+"""The console's shell: sign-in, the header (who, tier, regions, live grants, language, sign
+out), the navigation, and the pages routed client-side by reactpy-router over one connection."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
+from urllib.parse import quote
 
 from reactpy import component, html, use_connection, use_effect, use_location, use_state
+from reactpy_router import browser_router, route
 
 from api.security import CSRF_COOKIE, SESSION_COOKIE
-from infra.db.inbox import list_tasks
-from web.i18n import t
+from infra.db.audit import append
+from web.console import Console, ConsoleContext, query_params, use_console, use_live, link
+from web.i18n import duration_text, permission_text, region_text, t, tier_text
 from web.session import LANG_COOKIE, ConsoleSession, cookies_of, resolve
-from workflows.domain.regions import DEFAULT_REGIONS
-from workflows.domain.tiers import DEFAULT_LADDER
+from workflows.domain.messages import AuditRecord
 
-REGION_NAMES = {r.key: (r.name_zh, r.name_en) for r in DEFAULT_REGIONS}
+PAGE_PERMISSIONS: dict[str, str | None] = {
+    "inbox": None,
+    "task": None,
+    "case": None,
+    "start": None,
+    "reviews": "admins.review_promotion",
+    "dashboard": None,
+    "directory": "admins.appoint_regional",
+    "audit": "audit.view",
+}
+"""The permission a page needs; the nav hides what the policy denies and a typed URL is refused."""
+
+ROUTES = {
+    "/": "inbox",
+    "/task": "task",
+    "/case": "case",
+    "/start": "start",
+    "/reviews": "reviews",
+    "/dashboard": "dashboard",
+    "/directory": "directory",
+    "/audit": "audit",
+}
 
 
 def region_name(key: str | None, lang: str) -> str:
-    if key is None:
-        return t("all_regions", lang)
-    zh, en = REGION_NAMES.get(key, (key, key))
-    return zh if lang == "zh" else en
+    return region_text(key, lang)
 
 
 @component
@@ -33,26 +54,38 @@ def App():
     token = cookies.get(SESSION_COOKIE)
     session, set_session = use_state(None)
     loaded, set_loaded = use_state(False)
+    people = use_live("people")
 
-    @use_effect(dependencies=[token])
+    @use_effect(dependencies=[token, people])
     async def load_session():
-        set_session(await resolve(token))
+        # Re-read when admins, grants or sessions change; keep the same object when nothing of
+        # ours did, so the pages (whose effects depend on it) do not all reload for nothing.
+        fresh = await resolve(token)
+        set_session(lambda current: current if current is not None and current == fresh else fresh)
         set_loaded(True)
 
     if not loaded:
         return html.div({"class_name": "km-empty"}, t("loading", lang))
     if session is None:
-        error = parse_qs(location.search.lstrip("?")).get("error", [None])[0]
+        error = query_params(location.search).get("error")
         return SignIn(lang, error)
-    csrf = cookies.get(CSRF_COOKIE, "")
-    return html.div(Header(session, lang, csrf), html.main({"class_name": "km-main"}, Inbox(session, lang)))
+    console = Console(session=session, lang=lang, csrf=cookies.get(CSRF_COOKIE, ""), scope=connection.scope)
+    return ConsoleContext(
+        browser_router(*(route(path, Page(name, key=name)) for path, name in ROUTES.items())),
+        value=console,
+    )
 
 
 @component
 def SignIn(lang: str, error: str | None):
+    other = "en" if lang == "zh" else "zh"
     return html.div(
         {"class_name": "km-card km-signin"},
-        html.h1(t("app_name", lang)),
+        html.div(
+            {"class_name": "km-signin-top"},
+            html.h1(t("app_name", lang)),
+            html.a({"href": f"/lang?to={other}&next=/", "class_name": "km-lang", "id": "lang-switch"}, t("language", lang)),
+        ),
         html.div({"class_name": "km-error", "role": "alert"}, t(error, lang)) if error else "",
         html.form(
             {"action": "/auth/login", "method": "post", "id": "sign-in"},
@@ -70,102 +103,134 @@ def SignIn(lang: str, error: str | None):
             ),
             html.button({"class_name": "km-button", "type": "submit"}, t("sign_in", lang)),
         ),
+        html.p({"class_name": "km-muted"}, t("signin_hint", lang)),
     )
 
 
+def active_grants(session: ConsoleSession, now: datetime) -> list:
+    return [g for g in session.actor.grants if g.active_at(now)]
+
+
 @component
-def Header(session: ConsoleSession, lang: str, csrf: str):
-    tier = DEFAULT_LADDER[session.tier] if session.tier in DEFAULT_LADDER else None
-    badge = tier.badge_zh if tier and lang == "zh" else (tier.name_en if tier else session.tier)
-    regions = ", ".join(region_name(r, lang) for r in session.regions)
+def Header(session: ConsoleSession, lang: str, csrf: str, here: str):
+    tick, set_tick = use_state(0)
+
+    @use_effect(dependencies=[])
+    async def clock():
+        # Remaining times count down on screen (a local timer; nothing is read from the database).
+        while True:
+            await asyncio.sleep(30)
+            set_tick(lambda n: n + 1)
+
+    now = datetime.now(UTC)
+    regions = "、".join(region_name(r, lang) for r in session.regions) if lang == "zh" else ", ".join(region_name(r, lang) for r in session.regions)
+    grants = active_grants(session, now)
+    other = "en" if lang == "zh" else "zh"
     return html.header(
         {"class_name": "km-header"},
         html.span({"class_name": "km-brand"}, t("app_name", lang)),
-        html.span({"class_name": "km-who"}, session.display_name),
-        html.span({"class_name": f"km-badge km-tier-{session.tier}", "data-tier": session.tier}, badge),
+        html.span({"class_name": "km-who", "id": "who"}, session.display_name),
+        html.span({"class_name": f"km-badge km-tier-{session.tier}", "data-tier": session.tier}, tier_text(session.tier, lang, badge=True)),
         html.span({"class_name": "km-badge km-tier-super"}, t("station_master", lang)) if session.station_master else "",
-        html.span({"class_name": "km-muted"}, regions),
+        html.span({"class_name": "km-muted km-regions", "id": "regions"}, regions),
+        html.span(
+            {"class_name": "km-grants", "id": "grants", "title": t("grants_label", lang)},
+            [
+                html.span(
+                    {"key": g.id or g.permission, "class_name": "km-grant", "data-grant": g.permission},
+                    permission_text(g.permission, lang), " · ",
+                    t("remaining", lang, left=duration_text((g.ends_at - now).total_seconds(), lang)),
+                )
+                for g in grants
+            ],
+        ) if grants else "",
+        html.span({"class_name": "km-live", "title": t("live_title", lang)}, html.span({"class_name": "km-dot"}), t("live", lang)),
+        html.a({"href": f"/lang?to={other}&next={quote(here, safe='/?=&')}", "class_name": "km-lang", "id": "lang-switch", "title": t("language_title", lang)}, t("language", lang)),
         html.form(
-            {"action": "/auth/logout", "method": "post"},
+            {"action": "/auth/logout", "method": "post", "class_name": "km-signout"},
             html.input({"type": "hidden", "name": "csrf", "value": csrf}),
             html.button({"class_name": "km-button secondary", "type": "submit"}, t("sign_out", lang)),
         ),
     )
 
 
-TABS = ("open", "claimed", "done")
-
-
 @component
-def Inbox(session: ConsoleSession, lang: str):
-    tab, set_tab = use_state("open")
-    rows, set_rows = use_state(None)
-
-    @use_effect(dependencies=[tab, session.username])
-    async def load_tasks():
-        found, _ = await list_tasks(session.actor, now=datetime.now(UTC), status=tab, limit=100)
-        set_rows(found)
-
-    def choose(name: str):
-        def handle_click(_event):
-            set_rows(None)
-            set_tab(name)
-
-        return handle_click
-
-    tabs = html.div(
-        {"class_name": "km-tabs", "role": "tablist"},
+def Nav(current: str):
+    console = use_console()
+    intern = console.can("reports.view").allowed is False and console.holds("docs.read")
+    items = [
+        ("/", "inbox", "nav_inbox", None),
+        ("/reviews", "reviews", "nav_reviews", "admins.review_promotion"),
+        ("/start", "start", "nav_start", None),
+        ("/dashboard", "dashboard", "nav_docs" if intern else "nav_dashboard", None),
+        ("/directory", "directory", "nav_directory", "admins.appoint_regional"),
+        ("/audit", "audit", "nav_audit", "audit.view"),
+    ]
+    return html.nav(
+        {"class_name": "km-nav", "aria-label": "main"},
         [
-            html.button(
-                {
-                    "key": name,
-                    "class_name": "km-tab active" if name == tab else "km-tab",
-                    "role": "tab",
-                    "on_click": choose(name),
-                },
-                t(f"tab_{name}", lang),
+            link(
+                {"href": href, "class_name": "km-nav-link active" if name == current else "km-nav-link", "data-nav": name},
+                console.t(label),
+                key=name,
             )
-            for name in TABS
+            for href, name, label, permission in items
+            if permission is None or console.holds(permission)
         ],
     )
+
+
+@component
+def Refusal(name: str, permission: str):
+    console = use_console()
+
+    @use_effect(dependencies=[name])
+    async def record():
+        # A typed URL above one's tier is a denial like any other: on the audit trail.
+        actor = console.actor
+        await append(
+            AuditRecord(
+                actor=actor.id, actor_tier=actor.tier, action="console.page", target=f"page:{name}",
+                outcome="denied", reason=f"no_permission: {permission}", source=console.source,
+            )
+        )
+
     return html.section(
-        {"class_name": "km-card"},
-        html.h2(t("inbox", lang)),
-        tabs,
-        TaskTable(rows, lang),
+        {"class_name": "km-card km-refusal", "id": "refusal", "role": "alert"},
+        html.h2(console.t("refused_title")),
+        html.p(console.t("refused_page", permission=f"{permission_text(permission, console.lang)}", tier=tier_text(console.actor.tier, console.lang))),
+        link({"href": "/", "class_name": "km-button secondary"}, console.t("refused_back")),
     )
 
 
 @component
-def TaskTable(rows: list[dict] | None, lang: str):
-    if rows is None:
-        return html.div({"class_name": "km-empty"}, t("loading", lang))
-    if not rows:
-        return html.div({"class_name": "km-empty", "id": "inbox-empty"}, t("empty_inbox", lang))
-    now = datetime.now(UTC)
-    head = html.thead(
-        html.tr(
-            [html.th({"key": k}, t(k, lang)) for k in ("col_title", "col_kind", "col_region", "col_due", "col_status", "col_assignee")]
-        )
+def Page(name: str):
+    console = use_console()
+    location = use_location()
+    here = location.pathname + (location.search or "")
+    permission = PAGE_PERMISSIONS.get(name)
+    if permission is not None and not console.holds(permission):
+        body = Refusal(name, permission)
+    else:
+        body = page_body(name)
+    return html.div(
+        {"class_name": f"km-page km-page-{name}"},
+        Header(console.session, console.lang, console.csrf, here),
+        Nav(name),
+        html.main({"class_name": "km-main", "id": f"page-{name}"}, body),
     )
-    body = html.tbody(
-        [
-            html.tr(
-                {"key": row["task_id"], "data-task": row["task_id"]},
-                html.td(
-                    row["title"],
-                    html.span({"class_name": "km-flag escalated"}, t("escalated", lang)) if row["escalated"] else "",
-                    html.span({"class_name": "km-flag overdue"}, t("overdue", lang))
-                    if row["due_at"] and row["due_at"] < now and row["status"] in ("open", "claimed")
-                    else "",
-                ),
-                html.td(row["kind"]),
-                html.td(region_name(row["region"], lang)),
-                html.td(row["due_at"].strftime("%Y-%m-%d %H:%M") if row["due_at"] else "—"),
-                html.td(t(f"status_{row['status']}", lang)),
-                html.td(row["assignee"] or "—"),
-            )
-            for row in rows
-        ]
-    )
-    return html.table({"class_name": "km-table", "id": "inbox"}, head, body)
+
+
+def page_body(name: str):
+    from web.pages import admin, case, dashboard, inbox, reviews, start, task
+
+    return {
+        "inbox": inbox.InboxPage,
+        "task": task.TaskPage,
+        "case": case.CasePage,
+        "start": start.StartPage,
+        "reviews": reviews.ReviewsPage,
+        "dashboard": dashboard.DashboardPage,
+        "directory": admin.DirectoryPage,
+        "audit": admin.AuditPage,
+    }[name]()

@@ -1,0 +1,239 @@
+"""Supers' admin directory (admins by tier and region, the tier configuration) and the audit
+search (supers everywhere, regionals within their regions) with the chain's verification."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from reactpy import component, html, use_effect, use_ref, use_state
+
+from infra.db.audit import verify
+from infra.db.directory import active_grants, list_admins, search_audit, tiers
+from web.console import use_console, use_live, link
+from web.i18n import duration_text, event_text, permission_text, region_text, status_text, tier_text
+from workflows.domain.permissions import Scope
+from workflows.domain.tiers import DEFAULT_LADDER
+
+
+@component
+def DirectoryPage():
+    console = use_console()
+    lang = console.lang
+    tick = use_live("people")
+    data, set_data = use_state(None)
+    tier_filter, set_tier_filter = use_state("")
+
+    @use_effect(dependencies=[tick])
+    async def load():
+        set_data({"admins": await list_admins(), "grants": await active_grants(), "tiers": await tiers()})
+
+    if data is None:
+        return html.div({"class_name": "km-empty"}, console.t("loading"))
+    now = datetime.now(UTC)
+    rank = {t.key: t.rank for t in DEFAULT_LADDER.tiers}
+    admins = sorted(data["admins"], key=lambda a: (-rank.get(a["tier"], 0), (a["regions"] or [""])[0], a["username"]))
+    if tier_filter:
+        admins = [a for a in admins if a["tier"] == tier_filter]
+    rows = []
+    for a in admins:
+        grants = data["grants"].get(a["username"], [])
+        actions = []
+        if a["tier"] == "regional" and a["status"] == "active":
+            actions.append(link({"href": f"/start?kind=promotion&nominee={a['username']}&target_tier=super", "class_name": "km-button small secondary", "key": "up"}, console.t("nominate_super")))
+        elif a["tier"] == "intern" and a["status"] == "active":
+            actions.append(link({"href": f"/start?kind=promotion&nominee={a['username']}&target_tier=normal", "class_name": "km-button small secondary", "key": "up"}, console.t("nominate_normal")))
+        rows.append(
+            html.tr(
+                {"key": a["username"], "data-admin": a["username"]},
+                html.td(a["display_name"], html.span({"class_name": "km-badge km-tier-super"}, console.t("station_master")) if a["station_master"] else ""),
+                html.td({"class_name": "km-mono"}, a["username"]),
+                html.td(html.span({"class_name": f"km-badge km-tier-{a['tier']}"}, tier_text(a["tier"], lang, badge=True))),
+                html.td("、".join(region_text(r, lang) for r in a["regions"] or [])),
+                html.td(status_text(a["status"], lang)),
+                html.td([html.div({"key": g["grant_id"]}, permission_text(g["permission"], lang), html.span({"class_name": "km-muted"}, " · " + console.t("remaining", left=duration_text((g["ends_at"] - now).total_seconds(), lang)))) for g in grants] or "—"),
+                html.td(actions),
+            )
+        )
+    tier_rows = [
+        html.tr(
+            {"key": t["key"], "data-tier-row": t["key"]},
+            html.td(html.span({"class_name": f"km-badge km-tier-{t['key']}"}, t["name_zh"] if lang == "zh" else t["name_en"])),
+            html.td(str(t["rank"])),
+            html.td(str(t["count"])),
+            html.td(str(t["cap"]) if t["cap"] else "—"),
+        )
+        for t in data["tiers"]
+    ]
+    return html.div(
+        {"class_name": "km-directory", "id": "directory"},
+        html.section(
+            {"class_name": "km-card"},
+            html.div(
+                {"class_name": "km-card-head"},
+                html.h2(console.t("directory_title")),
+                html.label(
+                    {"class_name": "km-filter"},
+                    console.t("filter_tier"),
+                    html.select(
+                        {"value": tier_filter, "on_change": lambda e: set_tier_filter(e["target"]["value"]), "id": "filter-tier"},
+                        html.option({"value": ""}, console.t("filter_any")),
+                        [html.option({"value": t.key, "key": t.key}, tier_text(t.key, lang)) for t in DEFAULT_LADDER.tiers],
+                    ),
+                ),
+            ),
+            html.table(
+                {"class_name": "km-table", "id": "admins"},
+                html.thead(html.tr([html.th({"key": k}, console.t(k)) for k in ("display_name", "username", "tier", "regions", "account_status", "active_grants", "col_actions")])),
+                html.tbody(rows),
+            ),
+            html.p({"class_name": "km-muted"}, console.t("appoint_note")),
+        ),
+        html.section(
+            {"class_name": "km-card"},
+            html.h3(console.t("tier_config")),
+            html.table(
+                {"class_name": "km-table compact", "id": "tiers"},
+                html.thead(html.tr([html.th({"key": k}, console.t(k)) for k in ("tier", "rank", "headcount", "cap")])),
+                html.tbody(tier_rows),
+            ),
+        ),
+    )
+
+
+FILTERS = ("actor", "action", "target", "process", "outcome", "since", "until")
+
+
+def _day(value: str, end: bool = False) -> datetime | None:
+    try:
+        day = datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    moment = datetime.combine(day, time.min, tzinfo=UTC)
+    return moment + timedelta(days=1) if end else moment
+
+
+@component
+def AuditPage():
+    console = use_console()
+    lang = console.lang
+    decision = console.can("audit.view")
+    scope_regions = None if decision.scope is Scope.GLOBAL else console.actor.regions
+    may_verify = console.holds("audit.verify")
+    typed = use_ref({k: "" for k in FILTERS})
+    applied, set_applied = use_state({})
+    rows, set_rows = use_state(None)
+    cursor, set_cursor = use_state(None)
+    more, set_more = use_state(0)
+    chain, set_chain = use_state(None)
+    check, set_check = use_state(0)
+    tick = use_live("audit")
+
+    @use_effect(dependencies=[applied, console.session, tick])
+    async def load():
+        found, next_cursor = await search_audit(
+            regions=scope_regions, actor=applied.get("actor") or None, action=applied.get("action") or None,
+            target=applied.get("target") or None, process_id=applied.get("process") or None,
+            outcome=applied.get("outcome") or None, since=_day(applied.get("since", "")), until=_day(applied.get("until", ""), end=True),
+            limit=50,
+        )
+        set_rows(found)
+        set_cursor(next_cursor)
+
+    @use_effect(dependencies=[more])
+    async def load_more():
+        if not more or cursor is None:
+            return
+        found, next_cursor = await search_audit(
+            regions=scope_regions, actor=applied.get("actor") or None, action=applied.get("action") or None,
+            target=applied.get("target") or None, process_id=applied.get("process") or None,
+            outcome=applied.get("outcome") or None, since=_day(applied.get("since", "")), until=_day(applied.get("until", ""), end=True),
+            limit=50, cursor=cursor,
+        )
+        set_rows(lambda current: (current or []) + found)
+        set_cursor(next_cursor)
+
+    @use_effect(dependencies=[check])
+    async def run_verify():
+        if may_verify:
+            set_chain(None)
+            set_chain(await verify())
+
+    def typed_setter(name: str):
+        def handle(e):
+            typed.current[name] = e["target"]["value"]
+
+        return handle
+
+    def search(e):
+        set_applied(dict(typed.current))
+
+    filters = html.form(
+        {"class_name": "km-filters km-audit-filters", "id": "audit-filters", "on_submit": _prevent(search)},
+        [
+            html.label(
+                {"class_name": "km-filter", "key": name},
+                console.t("f_process" if name == "process" else f"f_{name}"),
+                html.input({"name": name, "type": "date" if name in ("since", "until") else "text", "on_change": typed_setter(name), "default_value": typed.current.get(name, "")}),
+            )
+            for name in FILTERS
+        ],
+        html.button({"class_name": "km-button", "type": "submit", "id": "audit-search"}, console.t("search")),
+    )
+    chain_view: Any = ""
+    if may_verify:
+        if chain is None:
+            chain_view = html.div({"class_name": "km-chain checking", "id": "chain", "role": "status"}, console.t("chain_checking"))
+        elif chain.ok:
+            chain_view = html.div({"class_name": "km-chain ok", "id": "chain", "data-ok": "true", "role": "status"}, "✔ ", console.t("chain_ok", n=chain.events),
+                                  html.button({"class_name": "km-button small secondary", "on_click": lambda e: set_check(lambda n: n + 1)}, console.t("chain_verify")))
+        else:
+            chain_view = html.div({"class_name": "km-chain bad", "id": "chain", "data-ok": "false", "role": "alert"}, "✘ ", console.t("chain_bad", seq=chain.first_bad, problem=chain.problem))
+    table: Any
+    if rows is None:
+        table = html.div({"class_name": "km-empty"}, console.t("loading"))
+    elif not rows:
+        table = html.div({"class_name": "km-empty", "id": "audit-empty"}, console.t("no_audit"))
+    else:
+        table = html.table(
+            {"class_name": "km-table compact", "id": "audit"},
+            html.thead(html.tr([html.th({"key": k}, console.t(k)) for k in ("col_seq", "col_at", "f_actor", "f_action", "f_target", "col_region", "f_outcome", "why", "col_source")])),
+            html.tbody(
+                [
+                    html.tr(
+                        {"key": str(r["seq"]), "data-seq": str(r["seq"]), "class_name": "denied" if r["outcome"] == "denied" else ""},
+                        html.td(str(r["seq"])),
+                        html.td({"class_name": "km-nowrap"}, r["at"].astimezone().strftime("%Y-%m-%d %H:%M:%S")),
+                        html.td(r["actor"], html.span({"class_name": "km-muted"}, f" · {tier_text(r['actor_tier'], lang)}") if r["actor_tier"] in DEFAULT_LADDER else ""),
+                        html.td(html.span({"title": r["action"]}, event_text(r["action"], lang))),
+                        html.td(
+                            {"class_name": "km-mono"},
+                            link({"href": f"/case?id={r['process_id']}"}, r["target"]) if r.get("process_id") else r["target"],
+                        ),
+                        html.td(region_text(r["region"], lang) if r["region"] else "—"),
+                        html.td(status_text(r["outcome"], lang)),
+                        html.td(r["reason"] or "—"),
+                        html.td({"class_name": "km-mono"}, r["source"] or "—"),
+                    )
+                    for r in rows
+                ]
+            ),
+        )
+    return html.div(
+        {"class_name": "km-audit-page"},
+        html.section(
+            {"class_name": "km-card"},
+            html.h2(console.t("audit_title")),
+            html.p({"class_name": "km-muted"}, console.t("audit_scope_region")) if scope_regions is not None else "",
+            chain_view,
+            filters,
+            table,
+            html.button({"class_name": "km-button secondary", "id": "audit-more", "on_click": lambda e: set_more(lambda n: n + 1)}, console.t("more")) if cursor else "",
+        ),
+    )
+
+
+def _prevent(handler):
+    from reactpy import event
+
+    return event(handler, prevent_default=True)
