@@ -23,6 +23,7 @@ from api.routes.processes import processes_router
 from api.temporal import TemporalHandle
 from infra.db.engine import bind_tables, close_pool, start_pool
 from infra.settings import Settings, get_settings
+from infra.telemetry import configure_telemetry, litestar_plugins
 from web.asgi import ui_router
 
 log = logging.getLogger("kameng.web")
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             }
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        plugins=litestar_plugins(settings),  # server spans and http.server.duration by route
         openapi_config=OpenAPIConfig(
             title="Kameng API",
             version="0.1.0",
@@ -85,5 +87,10 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
 
 
 def asgi_app() -> Litestar:
-    """Factory for ASGI servers (``granian --factory api.app:asgi_app``)."""
-    return create_app()
+    """Factory for ASGI servers (``granian --factory api.app:asgi_app``), once per web process."""
+    from infra.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_format)  # a server's worker process starts with none
+    configure_telemetry(settings, "kameng-web")
+    return create_app(settings)

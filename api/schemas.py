@@ -17,7 +17,7 @@ class LoginCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class PasswordChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    current_password: Password
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     new_password: Annotated[str, msgspec.Meta(min_length=10, max_length=256)]
 
 

@@ -22,12 +22,21 @@ def main() -> None:
     configure_logging(get_settings().log_format)
 
 
+def _traced(name: str):
+    """Telemetry for a one-shot command (OTEL_* as everywhere): its queries under one span."""
+    from infra.telemetry import TRACER, configure_telemetry
+
+    configure_telemetry(get_settings(), "kameng-cli")
+    return TRACER.start_as_current_span(f"kameng {name}")
+
+
 @main.command()
 def migrate() -> None:
     """Apply database migrations (SQLite by default, PostgreSQL by KAMENG_DATABASE_URL)."""
     from infra.db.engine import describe, migrate as run_migrations
 
-    asyncio.run(run_migrations())
+    with _traced("migrate"):
+        asyncio.run(run_migrations())
     click.echo(f"migrated {describe(get_settings())}")
 
 
@@ -139,7 +148,8 @@ def audit_verify() -> None:
         bind_tables()
         return await verify()
 
-    result = asyncio.run(run())
+    with _traced("audit verify"):
+        result = asyncio.run(run())
     click.echo(f"ok={result.ok} events={result.events} first_bad={result.first_bad} {result.problem or ''}")
     sys.exit(0 if result.ok else 1)
 

@@ -37,6 +37,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Where those counts live (``redis://host:6379`` to share them between replicas)."""
     log_format: str = "console"
     """``console`` (readable) or ``json``."""
+    inbox_metrics_seconds: int = 30
+    """How often a web process counts open and overdue tasks for the inbox gauges (0: never).
+
+    Only while metrics are exported (``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
+    temporal_metrics_prometheus: str = ""
+    """``host:port`` where a worker serves the Temporal SDK's metrics for Prometheus; without
+    it they go to the OTLP endpoint when one is set."""
 
     @property
     def var_path(self) -> Path:

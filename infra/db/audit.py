@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ import msgspec
 
 from infra.db.engine import serialize_writers, write_transaction
 from infra.db.tables import AuditEvent
+from infra.telemetry import observe_audit
 from workflows.domain.messages import AuditRecord
 
 GENESIS = "0" * 64
@@ -71,14 +73,22 @@ async def append(record: AuditRecord) -> int:
     """Write one event at the head of the chain; returns its sequence number.
 
     With a ``dedup_key`` already on the trail, nothing is written and its number returns.
+    Its latency and what it counts (starts, completions, escalations, denials) are metrics.
     """
+    started = time.perf_counter()
+    seq, written = await _append(record)
+    observe_audit(record, time.perf_counter() - started, written=written)
+    return seq
+
+
+async def _append(record: AuditRecord) -> tuple[int, bool]:
     at = record.at or datetime.now(UTC)
     async with write_transaction():
         await serialize_writers(AUDIT_LOCK_KEY)
         if record.dedup_key is not None:
             seen = await AuditEvent.select(AuditEvent.seq).where(AuditEvent.dedup_key == record.dedup_key).first()
             if seen is not None:
-                return seen["seq"]
+                return seen["seq"], False
         head = (
             await AuditEvent.select(AuditEvent.seq, AuditEvent.hash)
             .order_by(AuditEvent.seq, ascending=False)
@@ -123,7 +133,7 @@ async def append(record: AuditRecord) -> int:
                 dedup_key=record.dedup_key,
             )
         )
-    return seq
+    return seq, True
 
 
 def _plain(value: Any) -> Any:

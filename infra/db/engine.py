@@ -25,11 +25,14 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def engine_for(settings: Settings) -> Engine:
+    """The engine, with each query a span inside a traced request (``infra.telemetry.traced``)."""
+    from infra.telemetry import traced
+
     if settings.is_postgres:
-        return PostgresEngine(config={"dsn": settings.resolved_database_url})
+        return traced(PostgresEngine)(config={"dsn": settings.resolved_database_url})
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteEngine(path=str(path), timeout=30)
+    return traced(SQLiteEngine)(path=str(path), timeout=30)
 
 
 @functools.cache

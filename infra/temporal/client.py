@@ -1,16 +1,18 @@
-"""The one place that connects to Temporal: address, namespace, converter, tracing."""
+"""The one place that connects to Temporal: address, namespace, converter, tracing, and the
+runtime that exports the SDK's worker metrics (``infra.telemetry.temporal_runtime``)."""
 
 from __future__ import annotations
 
 from temporalio.client import Client, Interceptor
-from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from infra.settings import Settings, get_settings
+from infra.telemetry import temporal_interceptors, temporal_runtime
 from infra.temporal.converter import DATA_CONVERTER
 
 
 def interceptors() -> list[Interceptor]:
-    return [TracingInterceptor()]
+    """Tracing for starts, updates, workflows and activities (the worker inherits them)."""
+    return temporal_interceptors()
 
 
 async def connect(settings: Settings | None = None, *, address: str | None = None) -> Client:
@@ -20,4 +22,5 @@ async def connect(settings: Settings | None = None, *, address: str | None = Non
         namespace=settings.temporal_namespace,
         data_converter=DATA_CONVERTER,
         interceptors=interceptors(),
+        runtime=temporal_runtime(),  # None: the default runtime (no SDK metrics exported)
     )

@@ -17,7 +17,8 @@ from workflows.registry import REGISTRY
 
 log = logging.getLogger("kameng.worker")
 
-PASSTHROUGH = ("msgspec", "workflows.domain")
+# opentelemetry: the tracing interceptors open spans inside workflows (one context module).
+PASSTHROUGH = ("msgspec", "workflows.domain", "opentelemetry")
 
 
 def activity_classes() -> list[type]:
@@ -61,7 +62,10 @@ def replayer() -> "Replayer":
 
 
 def build_worker(client: Client, settings: Settings | None = None, *, task_queue: str | None = None) -> Worker:
+    from infra.telemetry import ensure_tracing
+
     settings = settings or get_settings()
+    ensure_tracing()  # the tracing interceptor wants the replay-safe tracer provider in place
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -73,9 +77,13 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
 
 async def run_worker(settings: Settings | None = None) -> None:
     from infra.db.engine import bind_tables, close_pool, start_pool
+    from infra.telemetry import configure_telemetry
     from infra.temporal.client import connect
 
     settings = settings or get_settings()
+    # Before connecting: the client's runtime exports the SDK's worker metrics. Workflow and
+    # activity spans come from the client's TracingInterceptor, which the Worker inherits.
+    configure_telemetry(settings, "kameng-worker")
     bind_tables()
     await start_pool()
     client = await connect(settings)
