@@ -139,6 +139,7 @@ class Harness:
         self.client = env.client
         self.task_queue = task_queue
         self.started: list[str] = []
+        self.audit_mark = 0
 
     async def start(self, kind: str, by, body, *, key: str | None = None, timings=None, history_limit: int = 2000) -> str:
         from infra.temporal.processes import start_process
@@ -160,19 +161,13 @@ class Harness:
         """
         for process_id in self.started:
             handle = self.client.get_workflow_handle(process_id)
-            # Terminating a workflow while its activity runs leaves the test server's clock
-            # locked for the rest of the run: let running activities finish first.
-            for _ in range(100):
-                description = await handle.describe()
-                if not description.raw_description.pending_activities:
-                    break
-                await asyncio.sleep(0.05)
             if record_as and os.environ.get("KAMENG_RECORD_HISTORIES") == "1":
+                await settle_activities(handle)
                 await record_history(handle, record_as)
-            try:
-                await handle.terminate("test finished")
-            except Exception:  # already finished: nothing to end
-                pass
+        # Processes the test's processes started (children, bans opened by a risk review)
+        # live on this task queue too, and its worker is about to stop.
+        for process_id in self.started + [p for p in await processes_since(self.audit_mark) if p not in self.started]:
+            await terminate_quietly(self.client.get_workflow_handle(process_id))
 
     async def act(self, process_id: str, actor, action: str, body=None, *, task_id=None, request_id=None):
         from infra.temporal.processes import act
@@ -206,6 +201,41 @@ class Harness:
 
     async def skip(self, duration) -> None:
         await self.env.sleep(duration)
+
+
+async def settle_activities(handle, timeout: float = 10.0) -> None:
+    """Wait until the workflow has no activity running."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        description = await handle.describe()
+        if not description.raw_description.pending_activities:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def audit_head() -> int:
+    from infra.db.tables import AuditEvent
+
+    head = await AuditEvent.select(AuditEvent.seq).order_by(AuditEvent.seq, ascending=False).first()
+    return head["seq"] if head else 0
+
+
+async def processes_since(seq: int) -> list[str]:
+    """Every process that wrote to the audit trail after ``seq`` (every process audits its start)."""
+    from infra.db.tables import AuditEvent
+
+    rows = await AuditEvent.select(AuditEvent.process_id).where((AuditEvent.seq > seq) & AuditEvent.process_id.is_not_null()).distinct()
+    return [r["process_id"] for r in rows]
+
+
+async def terminate_quietly(handle) -> None:
+    """End a workflow a test left running. Terminating one while its activity runs leaves the
+    time-skipping server's clock locked for the rest of the run, so activities finish first."""
+    try:
+        await settle_activities(handle)
+        await handle.terminate("test finished")
+    except Exception:  # already finished: nothing to end
+        pass
 
 
 HISTORIES = Path(__file__).parent / "workflows" / "histories"
@@ -246,6 +276,7 @@ async def harness(temporal_env, database, request):
     queue = f"kameng-test-{uuid.uuid4().hex[:8]}"
     worker = build_worker(temporal_env.client, task_queue=queue)
     harness = Harness(temporal_env, queue)
+    harness.audit_mark = await audit_head()
     async with worker:
         yield harness
         await harness.terminate_all(record_as=request.node.name)

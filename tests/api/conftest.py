@@ -5,6 +5,7 @@ import pytest
 
 from api.app import create_app
 from infra.temporal.worker import build_worker
+from tests.conftest import audit_head, processes_since, terminate_quietly
 
 
 @pytest.fixture
@@ -17,6 +18,7 @@ async def api(demo, temporal_env):
     app = create_app(temporal_client=temporal_env.client)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
     started: list[str] = []
+    mark = await audit_head()
 
     async def remember_started(response: httpx.Response) -> None:
         if response.status_code == 201 and response.request.url.path.startswith(("/api/processes/", "/api/intake/")):
@@ -28,11 +30,9 @@ async def api(demo, temporal_env):
         transport=transport, base_url="http://testserver.local", event_hooks={"response": [remember_started]}
     ) as client:
         yield client
-        for process_id in started:  # parked workflows would stop the test server skipping time
-            try:
-                await temporal_env.client.get_workflow_handle(process_id).terminate("test finished")
-            except Exception:  # already finished
-                pass
+        # Parked workflows on a queue nobody serves would stop the test server skipping time.
+        for process_id in started + [p for p in await processes_since(mark) if p not in started]:
+            await terminate_quietly(temporal_env.client.get_workflow_handle(process_id))
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str = "kameng-demo") -> str:

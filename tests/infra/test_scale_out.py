@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from datetime import UTC, datetime
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -278,6 +279,10 @@ async def test_two_workers_share_a_task_queue_behind_the_http_api(dev_server, de
             started = len(process_ids) + 1  # and the one left waiting
             await wait_for(lambda: sum(starts_reported().values()) == started, "every start counted once", logs=logs, detail=starts_reported)
         finally:
+            if process_ids:  # the grants were real: take them back so later tests start clean
+                await PermissionGrant.update({PermissionGrant.revoked_at: datetime.now(UTC)}).where(
+                    PermissionGrant.grant_id.is_in(process_ids) & PermissionGrant.revoked_at.is_null()
+                )
             for pid in [*process_ids, *([left_open["process_id"]] if left_open else [])]:  # parked processes: end them
                 try:
                     await temporal.get_workflow_handle(pid).terminate("test finished")

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from api.app import create_app
+from tests.conftest import terminate_quietly
 from infra import telemetry
 from infra.db.tables import Task
 from infra.logs import ConsoleFormatter, JSONFormatter, TraceContextFilter
@@ -66,10 +67,7 @@ async def web(exporters, demo, temporal_env):
     ) as client:
         yield client
         for process_id in started:  # parked workflows would stop the test server skipping time
-            try:
-                await temporal_env.client.get_workflow_handle(process_id).terminate("test finished")
-            except Exception:  # already finished
-                pass
+            await terminate_quietly(temporal_env.client.get_workflow_handle(process_id))
 
 
 # ----- helpers ---------------------------------------------------------------------------
