@@ -194,6 +194,20 @@ class Harness:
                 raise AssertionError(f"condition never held; last view: {current}")
             await asyncio.sleep(0.05)
 
+    async def task_row(self, process_id: str, timeout: float = 10.0) -> dict:
+        """The open task's row in the inbox table, once the process has recorded it (the view
+        shows a task a moment before its row is written)."""
+        from infra.db.tables import Task
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            row = await Task.select().where((Task.process_id == process_id) & Task.status.is_in(["open", "claimed"])).first()
+            if row is not None:
+                return row
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no open task row for {process_id}")
+            await asyncio.sleep(0.05)
+
     async def result(self, process_id: str):
         """The process's result; time skips ahead while waiting for it."""
         async with self.env.time_skipping_unlocked():

@@ -52,6 +52,12 @@ async def test_grant_round_trip_over_http(api):
     assert body["status"] == "active"
     assert [e["action"] for e in body["timeline"]][-2:] == ["approve", "permission-grant.activated"]
 
+    # The grantee hands it back early (a standing action, no task).
+    revoked = await api.post(f"/api/processes/permission-grant/{pid}/actions/revoke", json={"reason": "大促结束"}, headers=bearer(regional))
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    me = (await api.get("/api/me", headers=bearer(regional))).json()
+    assert not [p for p in me["permissions"] if p["permission"] == "funds.approve"]
+
 
 async def test_policy_denials_are_403_or_404_and_audited(api):
     intern = await login(api, "intern-game-cards-1")

@@ -28,7 +28,7 @@ async def start_in_ui(page, kind: str, selects: dict[str, str], fills: dict[str,
 
 async def test_a_temporary_grant_requested_and_approved_in_the_console_shows_in_the_header(live_web, browser, artifacts):
     regional = await console_as(browser, live_web, "regional-game-cards")
-    assert await regional.query_selector("#grants") is None
+    assert await regional.query_selector("#grants [data-grant='funds.approve']") is None
     process_id = await start_in_ui(
         regional, "permission-grant",
         {"permission": "funds.approve", "scope": "region", "duration": "P3D"},

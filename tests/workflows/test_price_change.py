@@ -214,7 +214,7 @@ async def test_a_grant_of_confirmation_authorizes_only_while_it_lasts(harness, d
     sku2 = await new_product()
     pid2 = await harness.start("price-change", await actor("normal-game-cards-2"), change(sku2, 9_400))
     await harness.wait_for(pid2, lambda v: v.tasks)
-    assert current in (await Task.select(Task.candidates).where(Task.process_id == pid2).first())["candidates"]
+    assert current in (await harness.task_row(pid2))["candidates"]
     result = await final(harness, pid2, await actor(current), "confirm", {"reason": "临时代为确认"})
     assert result["status"] == "applied" and result["confirmed_by"] == current
 
