@@ -143,3 +143,22 @@ async def test_password_change_ends_every_session_of_that_admin(api):
     assert (await api.post("/api/auth/login", json={"username": username, "password": "kameng-demo"})).status_code == 401
     assert (await api.post("/api/auth/login", json={"username": username, "password": "a-new-passphrase"})).status_code == 200
     await Admin.update({Admin.password_hash: hash_password("kameng-demo")}).where(Admin.username == username)
+
+
+async def test_me_lists_an_active_grant_with_its_end_time(api):
+    from datetime import UTC, datetime, timedelta
+
+    from infra.db.tables import Admin, PermissionGrant
+
+    admin = await Admin.select(Admin.id).where(Admin.username == "normal-mobile-topup-1").first()
+    now = datetime.now(UTC)
+    await PermissionGrant.insert(
+        PermissionGrant(grant_id="me-grant-test", admin=admin["id"], permission="users.view_sensitive", scope="region",
+                        regions=[], starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=2), approved_by="regional-mobile-topup")
+    )
+    try:
+        me = (await api.get("/api/me", headers=bearer(await login(api, "normal-mobile-topup-1")))).json()
+        [granted] = [p for p in me["permissions"] if p["permission"] == "users.view_sensitive"]
+        assert granted["scope"] == "region" and granted["ends_at"].startswith((now + timedelta(hours=2)).strftime("%Y-%m-%dT%H"))
+    finally:
+        await PermissionGrant.delete().where(PermissionGrant.grant_id == "me-grant-test")
