@@ -112,9 +112,8 @@ async def demo(database):
     return await seed()
 
 
-@pytest.fixture(scope="session")
-async def temporal_env():
-    """One time-skipping test server for the run (the pip-installed binary, never a download)."""
+async def time_skipping_env():
+    """A time-skipping test server (the pip-installed binary, never a download)."""
     from temporalio.testing import WorkflowEnvironment
 
     from infra.temporal.binaries import temporal_test_server
@@ -129,6 +128,15 @@ async def temporal_env():
     yield env
     await env.shutdown()
     await asyncio.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+async def temporal_env():
+    """The process tests' test server. Its clock is global: the API and telemetry tests have
+    servers of their own (tests/api/conftest.py, tests/infra/conftest.py), so nothing they
+    leave behind can hold this clock still."""
+    async for env in time_skipping_env():
+        yield env
 
 
 class Harness:

@@ -5,7 +5,14 @@ import pytest
 
 from api.app import create_app
 from infra.temporal.worker import build_worker
-from tests.conftest import audit_head, processes_since, terminate_quietly
+from tests.conftest import audit_head, processes_since, terminate_quietly, time_skipping_env
+
+
+@pytest.fixture(scope="session")
+async def temporal_env():
+    """A test server of the API tests' own (see tests/conftest.py)."""
+    async for env in time_skipping_env():
+        yield env
 
 
 @pytest.fixture
