@@ -19,7 +19,7 @@ from api.routes.processes import ProcessStarted, _examples, _snake, idempotency_
 from api.security import Service, provide_service
 from infra.db.audit import append
 from infra.db.orders import OrderEvent, OrderEventsResult, store_order_events
-from infra.temporal.processes import ProcessError, start_process, status_for
+from infra.temporal.processes import ProcessError, deliver_event, start_process, status_for
 from workflows.domain.messages import AuditRecord
 from workflows.process import ActionResult, PlatformEventInput, ProcessConfig, Start
 from workflows.registry import BY_KIND, REGISTRY
@@ -84,18 +84,10 @@ def _intake_event(spec: WorkflowSpec, event: str, body_type: type):
         request_id = idempotency_key(request) or uuid.uuid4().hex
         client = await request.app.state.temporal.client()
         payload = PlatformEventInput(event=event, request_id=f"platform:{request_id}", source=service.name, body=msgspec.to_builtins(data))
-        handle = client.get_workflow_handle(process_id)
-        from infra.temporal.processes import _from_rpc, _from_update_error
-        from temporalio.client import WorkflowUpdateFailedError
-        from temporalio.service import RPCError
-
         try:
-            return await handle.execute_update("platform_event", payload, id=f"event-{payload.request_id}", result_type=ActionResult)
-        except WorkflowUpdateFailedError as exc:
-            error = _from_update_error(exc)
-        except RPCError as exc:
-            error = _from_rpc(exc)
-        raise ApiError(error.status, error.code, error.reason)
+            return await deliver_event(client, process_id, payload)
+        except ProcessError as exc:
+            raise ApiError(exc.status, exc.code, exc.reason) from None
 
     deliver.__annotations__["data"] = body_type
     return post(

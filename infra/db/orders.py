@@ -51,6 +51,10 @@ async def store_order_events(events: list[OrderEvent]) -> OrderEventsResult:
     rejected: list[RejectedEvent] = []
     accepted = 0
     async with write_transaction():
+        known = {
+            row["code"]: row["id"]
+            for row in await Order.select(Order.id, Order.code).where(Order.code.is_in(list({e.code for e in events}) or [""]))
+        }
         for index, event in enumerate(events):
             missing = [name for name, table, key in (("buyer", buyers, event.buyer), ("merchant", merchants, event.merchant), ("product", products, event.product)) if key not in table]
             if missing:
@@ -59,16 +63,16 @@ async def store_order_events(events: list[OrderEvent]) -> OrderEventsResult:
             if event.at.tzinfo is None:
                 rejected.append(RejectedEvent(index, event.code, "`at` needs a time zone"))
                 continue
-            existing = await Order.select(Order.id).where(Order.code == event.code).first()
-            if existing:
-                await Order.update({Order.status: event.status}).where(Order.id == existing["id"])
+            if event.code in known:
+                await Order.update({Order.status: event.status}).where(Order.id == known[event.code])
             else:
-                await Order.insert(
+                [inserted] = await Order.insert(
                     Order(
                         code=event.code, buyer=buyers[event.buyer]["id"], merchant=merchants[event.merchant]["id"],
                         product=products[event.product]["id"], region=products[event.product]["region"],
                         quantity=event.quantity, amount=event.amount, status=event.status, created_at=event.at,
                     )
-                )
+                ).returning(Order.id)
+                known[event.code] = inserted["id"]  # the same code again in this batch is an update
             accepted += 1
     return OrderEventsResult(accepted=accepted, rejected=rejected)

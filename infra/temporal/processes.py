@@ -17,6 +17,7 @@ from workflows.process import (
     ActInput,
     ActionResult,
     ClaimInput,
+    PlatformEventInput,
     ProcessConfig,
     ProcessView,
     Start,
@@ -109,6 +110,19 @@ async def act(client: Client, process_id: str, request: ActInput) -> ActionResul
     handle = client.get_workflow_handle(process_id)
     try:
         return await handle.execute_update("act", request, id=f"act-{request.request_id}", result_type=ActionResult)
+    except WorkflowUpdateFailedError as exc:
+        raise _from_update_error(exc) from None
+    except RPCError as exc:
+        raise _from_rpc(exc) from None
+
+
+async def deliver_event(client: Client, process_id: str, request: PlatformEventInput) -> ActionResult:
+    """Hand a platform event (a merchant's documents, a buyer's appeal) to a running process."""
+    handle = client.get_workflow_handle(process_id)
+    try:
+        return await handle.execute_update(
+            "platform_event", request, id=f"event-{request.request_id}", result_type=ActionResult
+        )
     except WorkflowUpdateFailedError as exc:
         raise _from_update_error(exc) from None
     except RPCError as exc:

@@ -74,3 +74,19 @@ async def test_order_events_are_stored_once_and_bad_rows_named(api):
 async def test_malformed_intake_is_4xx(api, body):
     response = await api.post("/api/intake/order-events", json=body, headers=SERVICE)
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
+
+
+async def test_platform_events_reach_only_a_process_waiting_for_them(api):
+    missing = await api.post("/api/intake/processes/merchant-onboarding/merchant-onboarding-NOPE/events/documents_submitted",
+                             json={"documents": [{"kind": "business_license", "ref": "docs/x.pdf"}]}, headers=SERVICE)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    code = f"ME{uuid.uuid4().hex[:6].upper()}"
+    pid = (await api.post("/api/intake/merchant-applications", json=application(code), headers=SERVICE)).json()["process_id"]
+    import asyncio
+
+    for _ in range(100):  # the application is at verification, not waiting for documents
+        early = await api.post(f"/api/intake/processes/merchant-onboarding/{pid}/events/documents_submitted", json={"documents": [{"kind": "business_license", "ref": "docs/x.pdf"}]}, headers=SERVICE)
+        if early.status_code != 404:
+            break
+        await asyncio.sleep(0.05)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "not_expected", early.text
