@@ -75,6 +75,14 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response:
+    from infra.db.engine import is_unavailable
+
+    if is_unavailable(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return _respond(
+            503, "database_unavailable", "the database cannot be reached right now; nothing was changed, try again shortly",
+            None, {"Retry-After": "2"},
+        )
     correlation = uuid.uuid4().hex
     log.exception("unexpected failure %s on %s %s", correlation, request.method, request.url.path, exc_info=exc)
     return _respond(
@@ -95,8 +103,9 @@ def error_responses(*statuses: int) -> dict[int, "ResponseSpec"]:
         409: "It conflicts with the current state", 422: "The request cannot be carried out as asked",
         429: "Too many attempts", 503: "A dependency is unavailable",
     }
-    # Any route with parameters or a body can answer 400 when they do not validate.
-    return {s: ResponseSpec(data_container=ErrorResponse, description=descriptions[s]) for s in sorted({400, *statuses})}
+    # Any route with parameters or a body can answer 400 when they do not validate, and any
+    # route can find the database (or Temporal) out of reach for a moment.
+    return {s: ResponseSpec(data_container=ErrorResponse, description=descriptions[s]) for s in sorted({400, 503, *statuses})}
 
 
 COMMON_ERRORS = (400, 401, 403, 404, 409, 422)

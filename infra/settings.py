@@ -15,6 +15,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     var_dir: str = "var"
     database_url: str = ""
     """``sqlite:///path`` (default ``<var_dir>/kameng.db``) or ``postgresql://...``."""
+    db_lock_timeout: float = 30.0
+    """Seconds an SQLite query waits for another writer's lock before it fails (the API then
+    answers 503 ``database_unavailable`` and an activity retries)."""
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233

@@ -24,6 +24,28 @@ class DatabaseUnavailable(RuntimeError):
     pass
 
 
+_SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "unable to open database", "disk i/o error")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a failure means the database cannot be reached or is locked right now (worth
+    a retry later), as opposed to a bug: the error itself or anything it was raised from."""
+    import asyncpg
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DatabaseUnavailable | ConnectionError | TimeoutError):
+            return True
+        if isinstance(current, sqlite3.OperationalError) and any(m in str(current).lower() for m in _SQLITE_UNAVAILABLE):
+            return True
+        if isinstance(current, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def engine_for(settings: Settings) -> Engine:
     """The engine, with each query a span inside a traced request (``infra.telemetry.traced``)."""
     from infra.telemetry import traced
@@ -32,7 +54,7 @@ def engine_for(settings: Settings) -> Engine:
         return traced(PostgresEngine)(config={"dsn": settings.resolved_database_url})
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return traced(SQLiteEngine)(path=str(path), timeout=30)
+    return traced(SQLiteEngine)(path=str(path), timeout=settings.db_lock_timeout)
 
 
 @functools.cache
