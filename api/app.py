@@ -13,7 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 from temporalio.client import Client
 
 from api.errors import EXCEPTION_HANDLERS
-from api.ratelimit import LoginLimiter
+from api.ratelimit import AuditBudget, LoginLimiter
 from api.routes.auth import router as auth_router
 from api.routes.health import health
 from api.routes.data import DATA_ROUTES
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
                 "temporal": TemporalHandle(settings, temporal_client),
                 "settings": settings,
                 "login_limiter": LoginLimiter(settings.login_rate_limit, settings.rate_limit_storage),
+                "denial_budget": AuditBudget(storage_uri=settings.rate_limit_storage),
             }
         ),
         request_max_body_size=MAX_BODY_BYTES,

@@ -36,3 +36,15 @@ class LoginLimiter:
     def failed(self, username: str, address: str) -> None:
         for kind, key in self._keys(username, address):
             self._limiter.hit(self._item, kind, key)
+
+
+class AuditBudget:
+    """How many unauthenticated denials one address may have written to the audit trail per
+    window: enough to trace an attack, not enough to turn the trail into its target."""
+
+    def __init__(self, rule: str = "60/minute", storage_uri: str = "memory://") -> None:
+        self._item = parse(rule)
+        self._limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
+
+    def allow(self, address: str) -> bool:
+        return self._limiter.hit(self._item, "audit-denied-addr", address or "-")

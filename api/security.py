@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +73,7 @@ async def provide_principal(request: Request) -> Principal:
         raise ApiError(401, "service_token", "service tokens work only on /api/intake")
     admin = await session_admin(token)
     if admin is None:
+        await _audit_bad_token(request, token)
         raise ApiError(401, "session_invalid", "the session has expired or was ended; sign in again")
     actor = await load_actor(admin["username"], datetime.now(UTC))
     if actor is None:
@@ -81,6 +84,25 @@ async def provide_principal(request: Request) -> Principal:
         actor=actor,
         token=token,
         source=source_of(request),
+    )
+
+
+async def _audit_bad_token(request: Request, token: str) -> None:
+    """A token that names no live session (forged, tampered, expired, signed out) is a denied
+    attempt: audited by its digest (never the token), within the address's budget."""
+    from infra.db.audit import append
+    from workflows.domain.messages import AuditRecord
+
+    source = source_of(request)
+    budget = getattr(request.app.state, "denial_budget", None)
+    if budget is not None and not budget.allow(source):
+        return
+    digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16]
+    await append(
+        AuditRecord(
+            actor="anonymous", actor_tier="none", action="auth.token", target=f"session:{digest}", outcome="denied",
+            reason=f"session_invalid: {request.method} {request.url.path[:200]}", source=source,
+        )
     )
 
 

@@ -200,15 +200,17 @@ async def read_process(request: Request, principal: Principal, kind: str, proces
     return process
 
 
-async def _task_for(principal: Principal, task_id: str) -> dict:
+async def _task_for(principal: Principal, task_id: str, action: str) -> dict:
     row = await get_task(task_id)
     if row is None or not visible(principal.actor, row, datetime.now(UTC)):
+        reason = "no such task" if row is None else "the task is not in this admin's inbox"
+        await audit_denied(principal, action, f"task:{task_id[:300]}", "not_found", reason, row["region"] if row else None)
         raise ApiError(404, "not_found", "no such task in your inbox")
     return row
 
 
 async def _claim(request: Request, principal: Principal, task_id: str, *, release: bool) -> TaskView:
-    row = await _task_for(principal, task_id)
+    row = await _task_for(principal, task_id, "task.release" if release else "task.claim")
     client = await request.app.state.temporal.client()
     payload = ClaimInput(actor=principal.actor, task_id=task_id, request_id=uuid.uuid4().hex, source=principal.source)
     try:
