@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 import msgspec
 
 from infra.db.engine import serialize_writers, write_transaction
-from infra.db.tables import AuditEvent
+from infra.db.tables import AuditEvent, AuditSeal
 from infra.telemetry import observe_audit
 from workflows.domain.messages import AuditRecord
+
+log = logging.getLogger("kameng.audit")
 
 GENESIS = "0" * 64
 AUDIT_LOCK_KEY = 7_401_001
@@ -141,35 +144,140 @@ def _plain(value: Any) -> Any:
     return None if value is None else msgspec.json.decode(msgspec.json.encode(value))
 
 
+class SealRead(msgspec.Struct, frozen=True):
+    id: int
+    seq: int
+    head_hash: str
+    count: int
+    sealed_at: datetime
+    key_id: str
+
+
 class Verification(msgspec.Struct, frozen=True):
     ok: bool
     events: int
     first_bad: int | None = None
+    """The first event that does not hold: edited, missing, inserted or out of order."""
     problem: str | None = None
+    seals: int = 0
+    """Seals checked."""
+    bad_seal: int | None = None
+    """The seal (by id) that the trail or its signature contradicts."""
+    latest_seal: SealRead | None = None
+
+
+class SealBody(msgspec.Struct, frozen=True, kw_only=True):
+    """What a seal signs, in its canonical encoding."""
+
+    seq: int
+    head_hash: str
+    count: int
+    sealed_at: str
+    key_id: str
+
+
+def seal_message(seq: int, head_hash: str, count: int, sealed_at: datetime, key_id: str) -> bytes:
+    body = SealBody(seq=seq, head_hash=head_hash, count=count, sealed_at=_canonical_time(sealed_at), key_id=key_id)
+    return _encoder.encode(body)
+
+
+async def seal(now: datetime | None = None) -> SealRead:
+    """Sign the chain's head (hash, event count, time) with the current seal key and store it."""
+    from infra.audit_keys import sign, signing_key
+
+    signing_key()  # a missing or broken key fails before the write lock is taken
+    sealed_at = now or datetime.now(UTC)
+    async with write_transaction():
+        await serialize_writers(AUDIT_LOCK_KEY)
+        head = (
+            await AuditEvent.select(AuditEvent.seq, AuditEvent.hash)
+            .order_by(AuditEvent.seq, ascending=False)
+            .first()
+        )
+        seq, head_hash = (head["seq"], head["hash"]) if head else (0, GENESIS)
+        count = await AuditEvent.count()
+        kid, _ = sign(b"")
+        _, signature = sign(seal_message(seq, head_hash, count, sealed_at, kid))
+        row = AuditSeal(seq=seq, head_hash=head_hash, count=count, sealed_at=sealed_at, key_id=kid, signature=signature)
+        await row.save()
+    log.info("audit trail sealed at seq %d (%d events, head %s, key %s)", seq, count, head_hash, kid)
+    return SealRead(id=row.id, seq=seq, head_hash=head_hash, count=count, sealed_at=sealed_at, key_id=kid)
+
+
+async def latest_seal() -> SealRead | None:
+    row = await AuditSeal.select().order_by(AuditSeal.id, ascending=False).first()
+    return _seal_read(row) if row else None
+
+
+def _seal_read(row: dict[str, Any]) -> SealRead:
+    return msgspec.convert({k: row[k] for k in SealRead.__struct_fields__}, SealRead)
+
+
+_WINDOW = 1024
+"""How many recent hashes verification remembers, to tell inserted events from a broken link."""
 
 
 async def verify(batch: int = 5000) -> Verification:
-    """Recompute the chain; name the first event whose hash or link does not hold."""
+    """Recompute the chain and check every seal; name the first event that does not hold.
+
+    An edited event fails its hash; a deleted one leaves a gap (or, renumbered away, a broken
+    link); inserted events are named by the first of them when the next genuine event still
+    links past them; reordered events break the link where the order changes. Truncating the
+    tail leaves no trace in the chain itself: the seals catch it (the sealed seq is gone, or
+    fewer events remain than were sealed).
+    """
+    from infra.audit_keys import signature_holds, verification_keys
+
+    seal_rows = await AuditSeal.select().order_by(AuditSeal.id)
+    seals = [(_seal_read(r), r["signature"]) for r in seal_rows]
+    latest = seals[-1][0] if seals else None
+    sealed_at_seq: dict[int, list[SealRead]] = {}
+    for found, _ in seals:
+        sealed_at_seq.setdefault(found.seq, []).append(found)
+
+    def bad(first_bad: int | None, problem: str, count: int, bad_seal: int | None = None) -> Verification:
+        return Verification(False, count, first_bad, problem, seals=len(seals), bad_seal=bad_seal, latest_seal=latest)
+
     expected_prev, expected_seq, count, last_seq = GENESIS, 1, 0, 0
+    recent: dict[str, int] = {}
     while True:
-        rows = (
-            await AuditEvent.select()
-            .where(AuditEvent.seq > last_seq)
-            .order_by(AuditEvent.seq)
-            .limit(batch)
-        )
+        query = AuditEvent.select().order_by(AuditEvent.seq).limit(batch)
+        # The first batch has no lower bound: an event numbered below 1 is an insertion too.
+        rows = await (query.where(AuditEvent.seq > last_seq) if count else query)
         if not rows:
-            return Verification(True, count)
+            break
         for row in rows:
             row = {**row, "before": _json(row["before"]), "after": _json(row["after"])}
-            if row["seq"] != expected_seq:
-                return Verification(False, count, expected_seq, f"sequence gap: expected {expected_seq}, found {row['seq']}")
+            seq = row["seq"]
+            if seq < expected_seq:
+                return bad(seq, f"event {seq} precedes the chain's first event: it was inserted", count)
+            if seq > expected_seq:
+                missing = expected_seq if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
+                return bad(expected_seq, f"event {missing} is missing: deleted", count)
             if row["prev_hash"] != expected_prev:
-                return Verification(False, count, row["seq"], "link to the previous event is broken")
+                linked = recent.get(row["prev_hash"])
+                if linked is not None:
+                    return bad(linked + 1, f"events {linked + 1}..{seq - 1} were inserted: event {seq} links to event {linked}", count)
+                return bad(seq, "link to the previous event is broken: an event before it was deleted or altered, or the order changed", count)
             if event_hash(chained_from_row(row)) != row["hash"]:
-                return Verification(False, count, row["seq"], "the event's content does not match its hash")
-            expected_prev, expected_seq, last_seq = row["hash"], row["seq"] + 1, row["seq"]
+                return bad(seq, "the event's content does not match its hash: edited", count)
+            for sealed in sealed_at_seq.get(seq, ()):
+                if sealed.head_hash != row["hash"]:
+                    return bad(seq, f"event {seq} differs from what seal #{sealed.id} sealed: the chain was rewritten", count, sealed.id)
+            recent[row["hash"]] = seq
+            if len(recent) > _WINDOW:
+                del recent[next(iter(recent))]
+            expected_prev, expected_seq, last_seq = row["hash"], seq + 1, seq
             count += 1
+
+    keys = verification_keys()
+    for sealed, signature in seals:
+        if sealed.seq > last_seq or sealed.count > count:
+            return bad(last_seq + 1, f"the trail ends at event {last_seq} ({count} events), but seal #{sealed.id} sealed event {sealed.seq} ({sealed.count} events): truncated", count, sealed.id)
+        why = signature_holds(seal_message(sealed.seq, sealed.head_hash, sealed.count, sealed.sealed_at, sealed.key_id), sealed.key_id, signature, keys)
+        if why is not None:
+            return bad(None, f"seal #{sealed.id}: {why}", count, sealed.id)
+    return Verification(True, count, seals=len(seals), latest_seal=latest)
 
 
 def _json(value: Any) -> Any:
