@@ -148,7 +148,7 @@ class SealRead(msgspec.Struct, frozen=True):
     id: int
     seq: int
     head_hash: str
-    count: int
+    events: int
     sealed_at: datetime
     key_id: str
 
@@ -171,13 +171,13 @@ class SealBody(msgspec.Struct, frozen=True, kw_only=True):
 
     seq: int
     head_hash: str
-    count: int
+    events: int
     sealed_at: str
     key_id: str
 
 
-def seal_message(seq: int, head_hash: str, count: int, sealed_at: datetime, key_id: str) -> bytes:
-    body = SealBody(seq=seq, head_hash=head_hash, count=count, sealed_at=_canonical_time(sealed_at), key_id=key_id)
+def seal_message(seq: int, head_hash: str, events: int, sealed_at: datetime, key_id: str) -> bytes:
+    body = SealBody(seq=seq, head_hash=head_hash, events=events, sealed_at=_canonical_time(sealed_at), key_id=key_id)
     return _encoder.encode(body)
 
 
@@ -195,13 +195,13 @@ async def seal(now: datetime | None = None) -> SealRead:
             .first()
         )
         seq, head_hash = (head["seq"], head["hash"]) if head else (0, GENESIS)
-        count = await AuditEvent.count()
+        events = await AuditEvent.count()
         kid, _ = sign(b"")
-        _, signature = sign(seal_message(seq, head_hash, count, sealed_at, kid))
-        row = AuditSeal(seq=seq, head_hash=head_hash, count=count, sealed_at=sealed_at, key_id=kid, signature=signature)
+        _, signature = sign(seal_message(seq, head_hash, events, sealed_at, kid))
+        row = AuditSeal(seq=seq, head_hash=head_hash, events=events, sealed_at=sealed_at, key_id=kid, signature=signature)
         await row.save()
-    log.info("audit trail sealed at seq %d (%d events, head %s, key %s)", seq, count, head_hash, kid)
-    return SealRead(id=row.id, seq=seq, head_hash=head_hash, count=count, sealed_at=sealed_at, key_id=kid)
+    log.info("audit trail sealed at seq %d (%d events, head %s, key %s)", seq, events, head_hash, kid)
+    return SealRead(id=row.id, seq=seq, head_hash=head_hash, events=events, sealed_at=sealed_at, key_id=kid)
 
 
 async def latest_seal() -> SealRead | None:
@@ -272,9 +272,9 @@ async def verify(batch: int = 5000) -> Verification:
 
     keys = verification_keys()
     for sealed, signature in seals:
-        if sealed.seq > last_seq or sealed.count > count:
-            return bad(last_seq + 1, f"the trail ends at event {last_seq} ({count} events), but seal #{sealed.id} sealed event {sealed.seq} ({sealed.count} events): truncated", count, sealed.id)
-        why = signature_holds(seal_message(sealed.seq, sealed.head_hash, sealed.count, sealed.sealed_at, sealed.key_id), sealed.key_id, signature, keys)
+        if sealed.seq > last_seq or sealed.events > count:
+            return bad(last_seq + 1, f"the trail ends at event {last_seq} ({count} events), but seal #{sealed.id} sealed event {sealed.seq} ({sealed.events} events): truncated", count, sealed.id)
+        why = signature_holds(seal_message(sealed.seq, sealed.head_hash, sealed.events, sealed.sealed_at, sealed.key_id), sealed.key_id, signature, keys)
         if why is not None:
             return bad(None, f"seal #{sealed.id}: {why}", count, sealed.id)
     return Verification(True, count, seals=len(seals), latest_seal=latest)

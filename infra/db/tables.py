@@ -224,7 +224,7 @@ class AuditSeal(Table, tablename="audit_seal"):
 
     seq = BigInt(index=True)
     head_hash = Varchar(length=64)
-    count = BigInt()
+    events = BigInt()
     sealed_at = Timestamptz(index=True)
     key_id = Varchar(length=32)
     signature = Varchar(length=128)

@@ -122,7 +122,7 @@ async def test_the_database_refuses_to_change_or_remove_events(database):
         await AuditEvent.delete().where(AuditEvent.seq == seq)
     sealed = await seal()
     with pytest.raises(Exception, match="append-only"):
-        await AuditSeal.update({AuditSeal.count: 0}).where(AuditSeal.id == sealed.id)
+        await AuditSeal.update({AuditSeal.events: 0}).where(AuditSeal.id == sealed.id)
     assert (await AuditEvent.select(AuditEvent.reason).where(AuditEvent.seq == seq).first())["reason"] == ""
 
 
@@ -198,7 +198,7 @@ async def test_seals_catch_truncation_and_a_rewritten_chain(database):
     first = await append(record(1))
     last = await append(record(2))
     sealed = await seal()
-    assert sealed.seq == last and sealed.count == last
+    assert sealed.seq == last and sealed.events == last
     result = await verify()
     assert result.ok and result.seals >= 1 and result.latest_seal.id == sealed.id
     async with tampering(first):
@@ -222,7 +222,7 @@ async def test_a_forged_seal_is_named(database):
     await append(record(1))
     sealed = await seal()
     async with tampering(await head()):
-        await AuditSeal.update({AuditSeal.count: sealed.count - 1}).where(AuditSeal.id == sealed.id)
+        await AuditSeal.update({AuditSeal.events: sealed.events - 1}).where(AuditSeal.id == sealed.id)
         result = await verify()
         assert not result.ok and result.bad_seal == sealed.id and "signature" in result.problem
 

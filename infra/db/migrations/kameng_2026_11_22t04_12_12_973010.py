@@ -22,8 +22,8 @@ async def forwards():
     manager.add_column(
         table_class_name="AuditSeal",
         tablename="audit_seal",
-        column_name="count",
-        db_column_name="count",
+        column_name="events",
+        db_column_name="events",
         column_class_name="BigInt",
         column_class=BigInt,
         params={
