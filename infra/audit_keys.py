@@ -47,9 +47,12 @@ def _decode(text: str, what: str) -> bytes:
     return raw
 
 
-def _key_file(path: Path) -> bytes:
-    """The seed in ``path``, written there first (0600, never overwritten) when it is missing."""
+def _key_file(path: Path, create: bool) -> bytes | None:
+    """The seed in ``path``, written there first (0600, never overwritten) when it is missing
+    and ``create`` says so."""
     if not path.exists():
+        if not create:
+            return None
         path.parent.mkdir(parents=True, exist_ok=True)
         seed = base64.b64encode(os.urandom(32)) + b"\n"
         try:
@@ -63,30 +66,34 @@ def _key_file(path: Path) -> bytes:
 
 
 def signing_key(settings: Settings | None = None) -> Ed25519PrivateKey:
-    settings = settings or get_settings()
+    """The current key; the key file is created on first use."""
+    key = _current(settings or get_settings(), create=True)
+    assert key is not None
+    return key
+
+
+def _current(settings: Settings, *, create: bool) -> Ed25519PrivateKey | None:
     if settings.audit_seal_key:
         seed = _decode(settings.audit_seal_key, "KAMENG_AUDIT_SEAL_KEY")
     else:
-        seed = _key_file(settings.resolved_audit_seal_key_file)
-    return Ed25519PrivateKey.from_private_bytes(seed)
+        seed = _key_file(settings.resolved_audit_seal_key_file, create)
+    return None if seed is None else Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def verification_keys(settings: Settings | None = None) -> dict[str, Ed25519PublicKey]:
-    """Every key a seal may name: the current one and the retired ones, by key id."""
+    """Every key a seal may name: the current one and the retired ones, by key id.
+
+    Verifying never creates a key file: a process without the signer's key reports its seals
+    as signed with an unknown key rather than trusting a key of its own."""
     settings = settings or get_settings()
     keys = {}
     for text in filter(None, (t.strip() for t in settings.audit_verify_keys.split(","))):
         public = Ed25519PublicKey.from_public_bytes(_decode(text, "a KAMENG_AUDIT_VERIFY_KEYS entry"))
         keys[key_id(public)] = public
-    current = signing_key(settings).public_key()
-    keys[key_id(current)] = current
+    current = _current(settings, create=False)
+    if current is not None:
+        keys[key_id(current.public_key())] = current.public_key()
     return keys
-
-
-def sign(message: bytes, settings: Settings | None = None) -> tuple[str, str]:
-    """(key id, hex signature) with the current key."""
-    key = signing_key(settings)
-    return key_id(key.public_key()), key.sign(message).hex()
 
 
 def signature_holds(message: bytes, kid: str, signature: str, keys: dict[str, Ed25519PublicKey]) -> str | None:

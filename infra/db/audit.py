@@ -183,9 +183,10 @@ def seal_message(seq: int, head_hash: str, events: int, sealed_at: datetime, key
 
 async def seal(now: datetime | None = None) -> SealRead:
     """Sign the chain's head (hash, event count, time) with the current seal key and store it."""
-    from infra.audit_keys import sign, signing_key
+    from infra.audit_keys import key_id, signing_key
 
-    signing_key()  # a missing or broken key fails before the write lock is taken
+    key = signing_key()  # a broken key fails before the write lock is taken
+    kid = key_id(key.public_key())
     sealed_at = now or datetime.now(UTC)
     async with write_transaction():
         await serialize_writers(AUDIT_LOCK_KEY)
@@ -196,8 +197,7 @@ async def seal(now: datetime | None = None) -> SealRead:
         )
         seq, head_hash = (head["seq"], head["hash"]) if head else (0, GENESIS)
         events = await AuditEvent.count()
-        kid, _ = sign(b"")
-        _, signature = sign(seal_message(seq, head_hash, events, sealed_at, kid))
+        signature = key.sign(seal_message(seq, head_hash, events, sealed_at, kid)).hex()
         row = AuditSeal(seq=seq, head_hash=head_hash, events=events, sealed_at=sealed_at, key_id=kid, signature=signature)
         await row.save()
     log.info("audit trail sealed at seq %d (%d events, head %s, key %s)", seq, events, head_hash, kid)
@@ -226,7 +226,7 @@ async def verify(batch: int = 5000) -> Verification:
     tail leaves no trace in the chain itself: the seals catch it (the sealed seq is gone, or
     fewer events remain than were sealed).
     """
-    from infra.audit_keys import signature_holds, verification_keys
+    from infra.audit_keys import SealKeyError, signature_holds, verification_keys
 
     seal_rows = await AuditSeal.select().order_by(AuditSeal.id)
     seals = [(_seal_read(r), r["signature"]) for r in seal_rows]
@@ -270,7 +270,10 @@ async def verify(batch: int = 5000) -> Verification:
             expected_prev, expected_seq, last_seq = row["hash"], seq + 1, seq
             count += 1
 
-    keys = verification_keys()
+    try:
+        keys = verification_keys()
+    except SealKeyError as exc:
+        return bad(None, f"the seal keys cannot be read: {exc}", count)
     for sealed, signature in seals:
         if sealed.seq > last_seq or sealed.events > count:
             return bad(last_seq + 1, f"the trail ends at event {last_seq} ({count} events), but seal #{sealed.id} sealed event {sealed.seq} ({sealed.events} events): truncated", count, sealed.id)

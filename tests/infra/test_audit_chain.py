@@ -252,3 +252,27 @@ async def test_seals_of_a_rotated_key_verify_with_its_public_key(database, monke
         finally:
             monkeypatch.undo()
             get_settings.cache_clear()
+
+
+async def test_a_process_without_the_signing_key_does_not_trust_a_key_of_its_own(database, monkeypatch, tmp_root):
+    """Verifying never makes a key: a web process on another machine, without the workers'
+    key, reports their seals as signed with an unknown key."""
+    from infra.settings import get_settings
+
+    await append(record(1))
+    await seal()
+    missing = tmp_root / "nowhere" / "audit-seal.key"
+    try:
+        monkeypatch.setenv("KAMENG_AUDIT_SEAL_KEY_FILE", str(missing))
+        get_settings.cache_clear()
+        result = await verify()
+        assert not result.ok and "unknown key" in result.problem
+        assert not missing.exists()
+        monkeypatch.setenv("KAMENG_AUDIT_VERIFY_KEYS", "not base64!")
+        get_settings.cache_clear()
+        result = await verify()
+        assert not result.ok and "cannot be read" in result.problem
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert (await verify()).ok
