@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.db.audit import GENESIS, append, chained_from_row, event_hash, seal, verify
+from activities.audit import AuditActivities as SealActivities, SealAuditResult
+from infra.db.audit import GENESIS, AuditChainBroken, append, chained_from_row, event_hash, seal, verify
 from infra.db.tables import AuditEvent, AuditSeal
 from workflows.domain.messages import AuditRecord
 
@@ -216,6 +217,21 @@ async def test_seals_catch_truncation_and_a_rewritten_chain(database):
             await AuditEvent.update({AuditEvent.reason: row["reason"], AuditEvent.prev_hash: row["prev_hash"], AuditEvent.hash: prev}).where(AuditEvent.seq == row["seq"])
         result = await verify()
         assert not result.ok and result.first_bad == last and result.bad_seal == sealed.id and "rewritten" in result.problem
+
+
+async def test_a_broken_chain_is_never_sealed(database):
+    """A seal vouches only for a chain that holds since the previous seal."""
+    await seal()
+    seq = await append(record(1, reason="original"))
+    async with tampering(seq):
+        await AuditEvent.update({AuditEvent.reason: "edited"}).where(AuditEvent.seq == seq)
+        seals = await AuditSeal.count()
+        with pytest.raises(AuditChainBroken, match=f"event {seq}: the event's content does not match"):
+            await seal()
+        assert await AuditSeal.count() == seals
+        assert await SealActivities().seal_audit() == SealAuditResult(
+            seal_id=None, seq=None, refused=f"not sealing: event {seq}: the event's content does not match its hash: edited", next_in_seconds=3600
+        )
 
 
 async def test_a_forged_seal_is_named(database):
