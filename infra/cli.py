@@ -177,10 +177,13 @@ def audit_verify() -> None:
 @audit.command("seal")
 def audit_seal() -> None:
     """Seal the chain's head now (the standing audit-seal workflow does it periodically)."""
-    from infra.db.audit import seal
+    from infra.db.audit import AuditChainBroken, seal
 
     with _traced("audit seal"):
-        sealed = _with_db(seal)
+        try:
+            sealed = _with_db(seal)
+        except AuditChainBroken as exc:
+            raise click.ClickException(f"{exc} (kameng audit verify names the first bad event)") from None
     click.echo("sealed: " + _seal_line(sealed))
 
 

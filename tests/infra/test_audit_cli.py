@@ -13,6 +13,8 @@ import pytest
 
 from infra.audit_keys import key_id, signing_key
 from infra.db.audit import append, chained_from_row, event_hash
+from infra.db.tables import AuditEvent
+from tests.infra.test_audit_chain import tampering
 from workflows.domain.messages import AuditRecord
 
 pytestmark = pytest.mark.db
@@ -39,6 +41,16 @@ async def test_verify_seal_and_key(database):
     assert code == 0 and "ok=True" in out and "latest seal #" in out, out
     code, out, _ = await kameng("audit", "key")
     assert code == 0 and f"key_id={key_id(signing_key().public_key())}" in out
+
+
+async def test_verify_names_a_tampered_event_and_seal_refuses_it(database):
+    seq = await append(event("cli-tester", "test.event", "thing:tampered"))
+    async with tampering(seq):
+        await AuditEvent.update({AuditEvent.reason: "edited"}).where(AuditEvent.seq == seq)
+        code, out, _ = await kameng("audit", "verify")
+        assert code == 1 and "ok=False" in out and f"first_bad={seq} " in out and "edited" in out
+        code, _, err = await kameng("audit", "seal")
+        assert code == 1 and f"not sealing: event {seq}" in err
 
 
 async def test_who_read_a_buyer_in_the_last_days(database):
