@@ -1,5 +1,6 @@
 """Supers' admin directory (admins by tier and region, the tier configuration) and the audit
-search (supers everywhere, regionals within their regions) with the chain's verification."""
+search (supers everywhere, regionals within their regions) with the chain's verification, the
+latest seal and the forensic queries (who read a buyer's sensitive data, an admin's day)."""
 
 from __future__ import annotations
 
@@ -130,8 +131,8 @@ def AuditPage():
     check, set_check = use_state(0)
     sealed, set_sealed = use_state(None)
     forensic_typed = use_ref({"buyer": "", "days": "7", "admin": "", "day": ""})
+    # None shows the search; ("who_read", buyer, days) or ("actor", username, day) a forensic answer.
     forensic, set_forensic = use_state(None)
-    """None: the search; else ("who_read", buyer, days) or ("actor", username, day)."""
     tick = use_live("audit")
 
     @use_effect(dependencies=[applied, forensic, console.session, tick])
