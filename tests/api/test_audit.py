@@ -10,7 +10,7 @@ import pytest
 from infra.db.audit import append, seal
 from infra.db.tables import AuditEvent, Buyer
 from tests.api.conftest import bearer, login
-from tests.infra.test_audit_chain import record, tampering
+from tests.audit_helpers import record, tampering
 from workflows.domain.messages import AuditRecord
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(60)]

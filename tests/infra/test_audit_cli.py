@@ -14,7 +14,7 @@ import pytest
 from infra.audit_keys import key_id, signing_key
 from infra.db.audit import append, chained_from_row, event_hash
 from infra.db.tables import AuditEvent
-from tests.infra.test_audit_chain import tampering
+from tests.audit_helpers import tampering
 from workflows.domain.messages import AuditRecord
 
 pytestmark = pytest.mark.db

@@ -9,7 +9,7 @@ import pytest
 
 from infra.db.audit import append, seal
 from infra.db.tables import AuditEvent, Buyer
-from tests.infra.test_audit_chain import tampering
+from tests.audit_helpers import tampering
 from tests.web.helpers import console_as, shot
 from workflows.domain.messages import AuditRecord
 
