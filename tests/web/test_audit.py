@@ -40,9 +40,12 @@ async def test_audit_page_verifies_seals_and_answers_forensic_queries(live_web, 
     await page.fill("#actor-day [name=day]", datetime.now(UTC).date().isoformat())
     await page.click("#actor-day button[type=submit]")
     await page.wait_for_selector("#forensic-title[data-kind=actor]")
-    await page.wait_for_selector("#audit tr[data-seq]")
+    await page.wait_for_function(
+        """() => { const cells = [...document.querySelectorAll('#audit tbody tr td:nth-child(3)')];
+                   return cells.length > 0 && cells.every(c => c.textContent.startsWith('super-2')); }"""
+    )
     actors = await page.eval_on_selector_all("#audit tbody tr td:nth-child(3)", "cells => cells.map(c => c.textContent)")
-    assert actors and all(a.startswith("super-2") for a in actors)
+    assert actors and all(a.startswith("super-2") for a in actors), actors
 
     seq = await append(AuditRecord(actor="super-2", actor_tier="super", action="test.event", target="thing:web", outcome="allowed"))
     async with tampering(seq):

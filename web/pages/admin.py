@@ -189,11 +189,13 @@ def AuditPage():
     def ask_who_read(e):
         buyer, days = forensic_typed.current["buyer"].strip(), forensic_typed.current["days"].strip()
         if buyer and days.isdigit() and 1 <= int(days) <= 366:
+            set_rows(None)  # no earlier answer under the new question's title
             set_forensic(("who_read", buyer, int(days)))
 
     def ask_actor_day(e):
         admin, day = forensic_typed.current["admin"].strip(), _day(forensic_typed.current["day"])
         if admin and day is not None:
+            set_rows(None)
             set_forensic(("actor", admin, day.date().isoformat()))
 
     forensics = html.details(
