@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -135,23 +136,134 @@ def new_process(name: str, tier: str, permission: str, start_permission: str, ti
 
 @main.group()
 def audit() -> None:
-    """Inspect the audit trail."""
+    """The audit trail: verify, seal, forensic queries, case export (see docs/audit.md)."""
+
+
+def _with_db(make):
+    """Run ``make()``'s coroutine with the tables bound and the database pool open."""
+    from infra.db.engine import bind_tables, close_pool, start_pool
+
+    async def run():
+        bind_tables()
+        await start_pool()
+        try:
+            return await make()
+        finally:
+            await close_pool()
+
+    return asyncio.run(run())
+
+
+def _seal_line(sealed) -> str:
+    return f"seal #{sealed.id} seq={sealed.seq} events={sealed.events} at={sealed.sealed_at.isoformat()} key={sealed.key_id} head={sealed.head_hash}"
 
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain and name the first bad event."""
+    """Recompute the hash chain, check every seal, and name the first bad event."""
     from infra.db.audit import verify
-    from infra.db.engine import bind_tables
-
-    async def run():
-        bind_tables()
-        return await verify()
 
     with _traced("audit verify"):
-        result = asyncio.run(run())
-    click.echo(f"ok={result.ok} events={result.events} first_bad={result.first_bad} {result.problem or ''}")
+        result = _with_db(verify)
+    click.echo(
+        f"ok={result.ok} events={result.events} seals={result.seals} first_bad={result.first_bad} "
+        f"bad_seal={result.bad_seal} {result.problem or ''}".rstrip()
+    )
+    if result.latest_seal:
+        click.echo("latest " + _seal_line(result.latest_seal))
     sys.exit(0 if result.ok else 1)
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Seal the chain's head now (the standing audit-seal workflow does it periodically)."""
+    from infra.db.audit import AuditChainBroken, seal
+
+    with _traced("audit seal"):
+        try:
+            sealed = _with_db(seal)
+        except AuditChainBroken as exc:
+            raise click.ClickException(f"{exc} (kameng audit verify names the first bad event)") from None
+    click.echo("sealed: " + _seal_line(sealed))
+
+
+@audit.command("key")
+def audit_key() -> None:
+    """Print the current seal key's id and public key (for KAMENG_AUDIT_VERIFY_KEYS after rotation)."""
+    from infra.audit_keys import SealKeyError, key_id, public_text, signing_key
+
+    try:
+        public = signing_key().public_key()
+    except SealKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"key_id={key_id(public)} public_key={public_text(public)}")
+
+
+def _echo_events(rows: list[dict], as_json: bool) -> None:
+    import msgspec
+
+    for row in rows:
+        if as_json:
+            click.echo(msgspec.json.encode(row).decode())
+        else:
+            click.echo(
+                f"{row['seq']:>8}  {row['at'].astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}Z  {row['actor']:<20} "
+                f"{row['action']:<28} {row['target']:<32} {row['outcome']:<9} {row['reason']}"
+            )
+
+
+@audit.command("who-read")
+@click.option("--buyer", required=True, help="Buyer code.")
+@click.option("--days", type=click.IntRange(1, 3650), default=7, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+def audit_who_read(buyer: str, days: int, as_json: bool) -> None:
+    """Who read a buyer's sensitive data in the last DAYS days, newest first."""
+    from infra.db.forensics import who_read
+
+    since = datetime.now(UTC) - timedelta(days=days)
+    rows = _with_db(lambda: who_read(f"buyer:{buyer}", since))
+    _echo_events(rows, as_json)
+    if not as_json:
+        click.echo(f"{len(rows)} sensitive read(s) of buyer {buyer} since {since:%Y-%m-%d %H:%M}Z", err=True)
+
+
+@audit.command("actor")
+@click.argument("username")
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), help="A UTC day (default: yesterday).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+def audit_actor(username: str, day: datetime | None, as_json: bool) -> None:
+    """Everything USERNAME did on one UTC day, oldest first."""
+    from infra.db.forensics import actor_activity
+
+    start = (day or datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
+    rows = _with_db(lambda: actor_activity(username, start, start + timedelta(days=1)))
+    _echo_events(rows, as_json)
+    if not as_json:
+        click.echo(f"{len(rows)} event(s) by {username} on {start:%Y-%m-%d} (UTC)", err=True)
+
+
+@audit.command("export")
+@click.option("--process", "process_id", required=True, help="The case's process id.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="A file (default: stdout).")
+def audit_export(process_id: str, out: str | None) -> None:
+    """Write a case's full timeline as JSON lines, chain fields included (each line re-hashes)."""
+    import msgspec
+
+    from infra.db.forensics import process_timeline
+
+    async def collect() -> list[bytes]:
+        return [msgspec.json.encode(row) async for row in process_timeline(process_id)]
+
+    lines = _with_db(collect)
+    if not lines:
+        raise click.ClickException(f"no audit events for process {process_id}")
+    if out:
+        with open(out, "wb") as handle:
+            handle.writelines(line + b"\n" for line in lines)
+        click.echo(f"wrote {len(lines)} event(s) to {out}", err=True)
+    else:
+        for line in lines:
+            click.echo(line.decode())
 
 
 if __name__ == "__main__":

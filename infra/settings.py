@@ -44,6 +44,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often a web process counts open and overdue tasks for the inbox gauges (0: never).
 
     Only while metrics are exported (``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
+    audit_seal_key: str = ""
+    """The Ed25519 key that signs audit seals: its 32-byte private seed, base64. Without it the
+    key lives in ``audit_seal_key_file``, generated there on first use (``docs/audit.md``)."""
+    audit_seal_key_file: str = ""
+    """Where the seal key is kept when ``audit_seal_key`` is empty (default ``<var_dir>/audit-seal.key``)."""
+    audit_verify_keys: str = ""
+    """Public keys (base64, comma-separated) of retired seal keys: their seals still verify."""
+    audit_seal_minutes: int = 60
+    """How often the standing ``audit-seal`` workflow seals the chain's head."""
     temporal_metrics_prometheus: str = ""
     """``host:port`` where a worker serves the Temporal SDK's metrics for Prometheus; without
     it they go to the OTLP endpoint when one is set."""
@@ -70,6 +79,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def resolved_temporal_db(self) -> Path:
         return Path(self.temporal_db) if self.temporal_db else self.var_path / "temporal.db"
+
+    @property
+    def resolved_audit_seal_key_file(self) -> Path:
+        return Path(self.audit_seal_key_file) if self.audit_seal_key_file else self.var_path / "audit-seal.key"
 
     @property
     def intake_token_list(self) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -13,7 +13,8 @@ from litestar.params import Parameter
 from api.audit import audit_denied
 from api.errors import ApiError, error_responses
 from api.security import Principal, provide_principal
-from infra.db.audit import Verification, append, verify
+from infra.db.audit import SealRead, Verification, append, latest_seal, verify
+from infra.db.forensics import actor_activity, who_read
 from infra.db.reports import Overview, overview
 from infra.db.tables import AuditEvent, Buyer, Order, Region
 from workflows.domain.messages import AuditRecord
@@ -90,10 +91,67 @@ async def search_audit(
     return AuditPage(items=items, next_cursor=str(rows[-1]["seq"]) if len(rows) == limit else None)
 
 
-@get("/api/audit/verify", summary="Recompute the audit hash chain", tags=["audit"], dependencies=PRINCIPAL, responses=error_responses(401, 403))
+@get("/api/audit/verify", summary="Recompute the audit hash chain and check every seal", tags=["audit"], dependencies=PRINCIPAL, responses=error_responses(401, 403))
 async def verify_audit(principal: Principal) -> Verification:
+    """``first_bad`` names the first edited, missing, inserted or reordered event; ``bad_seal``
+    the seal that a truncated or rewritten trail, or a forged signature, contradicts."""
     await _require(principal, "audit.verify", target="audit")
     return await verify()
+
+
+@get("/api/audit/seals/latest", summary="The latest seal of the audit chain's head", tags=["audit"], dependencies=PRINCIPAL, responses=error_responses(401, 403, 404))
+async def latest_audit_seal(principal: Principal) -> SealRead:
+    await _require(principal, "audit.view", target="audit")
+    sealed = await latest_seal()
+    if sealed is None:
+        raise ApiError(404, "not_found", "the audit trail has not been sealed yet")
+    return sealed
+
+
+class AuditEvents(msgspec.Struct, frozen=True):
+    items: list[AuditEventRead]
+    truncated: bool
+    """More events matched than ``limit``."""
+
+
+def _events(rows: list[dict[str, Any]], limit: int) -> AuditEvents:
+    items = [msgspec.convert({k: row[k] for k in AuditEventRead.__struct_fields__}, AuditEventRead) for row in rows[:limit]]
+    return AuditEvents(items=items, truncated=len(rows) > limit)
+
+
+def _regions(principal: Principal, scope: Scope) -> tuple[str, ...] | None:
+    return None if scope is Scope.GLOBAL else tuple(principal.actor.regions)
+
+
+@get("/api/audit/who-read", summary="Who read a buyer's sensitive data in the last days", tags=["audit"], dependencies=PRINCIPAL, responses=error_responses(400, 401, 403, 404))
+async def audit_who_read(
+    principal: Principal,
+    buyer: Annotated[str, Parameter(min_length=1, max_length=32)],
+    days: Annotated[int, Parameter(ge=1, le=366)] = 7,
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 500,
+) -> AuditEvents:
+    """Supers ask about any buyer; regionals about buyers of their regions (others are 404)."""
+    row = await Buyer.select(Buyer.region).where(Buyer.code == buyer).first()
+    if row is None:
+        await audit_denied(principal, "audit.view", f"buyer:{buyer}", "not_found", "no such buyer")
+        raise ApiError(404, "not_found", "no such buyer in your scope")
+    scope = await _require(principal, "audit.view", Subject(kind="buyer", id=buyer, region=row["region"]), target=f"buyer:{buyer}")
+    since = datetime.now(UTC) - timedelta(days=days)
+    return _events(await who_read(f"buyer:{buyer}", since, regions=_regions(principal, scope), limit=limit + 1), limit)
+
+
+@get("/api/audit/actors/{username:str}", summary="Everything an admin did on one day", tags=["audit"], dependencies=PRINCIPAL, responses=error_responses(400, 401, 403))
+async def audit_actor_day(
+    principal: Principal,
+    username: Annotated[str, Parameter(max_length=64)],
+    day: Annotated[date, Parameter(description="A UTC day, e.g. 2026-11-21")],
+    limit: Annotated[int, Parameter(ge=1, le=5000)] = 1000,
+) -> AuditEvents:
+    """Oldest first; regionals see the events in their regions only."""
+    scope = await _require(principal, "audit.view", target=f"admin:{username}")
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    rows = await actor_activity(username, start, start + timedelta(days=1), regions=_regions(principal, scope), limit=limit + 1)
+    return _events(rows, limit)
 
 
 @get("/api/reports/overview", summary="The overview report your tier allows", tags=["reports"], dependencies=PRINCIPAL, responses=error_responses(401, 403))
@@ -161,4 +219,4 @@ async def read_buyer(principal: Principal, code: Annotated[str, Parameter(max_le
     return BuyerRead(**fields)
 
 
-DATA_ROUTES = [search_audit, verify_audit, report_overview, read_buyer]
+DATA_ROUTES = [search_audit, verify_audit, latest_audit_seal, audit_who_read, audit_actor_day, report_overview, read_buyer]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 import msgspec
 
 from infra.db.engine import serialize_writers, write_transaction
-from infra.db.tables import AuditEvent
+from infra.db.tables import AuditEvent, AuditSeal
 from infra.telemetry import observe_audit
 from workflows.domain.messages import AuditRecord
+
+log = logging.getLogger("kameng.audit")
 
 GENESIS = "0" * 64
 AUDIT_LOCK_KEY = 7_401_001
@@ -141,35 +144,190 @@ def _plain(value: Any) -> Any:
     return None if value is None else msgspec.json.decode(msgspec.json.encode(value))
 
 
+class SealRead(msgspec.Struct, frozen=True):
+    id: int
+    seq: int
+    head_hash: str
+    events: int
+    sealed_at: datetime
+    key_id: str
+
+
 class Verification(msgspec.Struct, frozen=True):
     ok: bool
     events: int
     first_bad: int | None = None
+    """The first event that does not hold: edited, missing, inserted or out of order."""
     problem: str | None = None
+    seals: int = 0
+    """Seals checked."""
+    bad_seal: int | None = None
+    """The seal (by id) that the trail or its signature contradicts."""
+    latest_seal: SealRead | None = None
+
+
+class SealBody(msgspec.Struct, frozen=True, kw_only=True):
+    """What a seal signs, in its canonical encoding."""
+
+    seq: int
+    head_hash: str
+    events: int
+    sealed_at: str
+    key_id: str
+
+
+def seal_message(seq: int, head_hash: str, events: int, sealed_at: datetime, key_id: str) -> bytes:
+    body = SealBody(seq=seq, head_hash=head_hash, events=events, sealed_at=_canonical_time(sealed_at), key_id=key_id)
+    return _encoder.encode(body)
+
+
+class AuditChainBroken(RuntimeError):
+    """Sealing refused: the events since the previous seal do not verify."""
+
+
+async def seal(now: datetime | None = None) -> SealRead:
+    """Sign the chain's head (seq, hash, event count, time) with the current seal key and store it.
+
+    A seal vouches only for a chain that holds: the previous seal must verify and still match
+    the trail, and every event after it is checked (numbering, links, hashes) before the new
+    head is signed; otherwise ``AuditChainBroken``. Only the events since the previous seal
+    are read, and no lock is taken: the seal covers the head as the check found it.
+    """
+    from infra.audit_keys import key_id, signature_holds, signing_key, verification_keys
+
+    key = signing_key()
+    kid = key_id(key.public_key())
+    start_seq, start_hash = 0, GENESIS
+    previous = await AuditSeal.select().order_by(AuditSeal.id, ascending=False).first()
+    if previous is not None:
+        sealed = _seal_read(previous)
+        message = seal_message(sealed.seq, sealed.head_hash, sealed.events, sealed.sealed_at, sealed.key_id)
+        why = signature_holds(message, sealed.key_id, previous["signature"], verification_keys())
+        if why is not None:
+            raise AuditChainBroken(f"not sealing: the previous seal #{sealed.id} does not hold: {why}")
+        if sealed.seq:
+            row = await AuditEvent.select(AuditEvent.hash).where(AuditEvent.seq == sealed.seq).first()
+            if row is None or row["hash"] != sealed.head_hash:
+                raise AuditChainBroken(f"not sealing: event {sealed.seq} no longer matches seal #{sealed.id}")
+        start_seq, start_hash = sealed.seq, sealed.head_hash
+    walked = await _walk(start_seq, start_hash)
+    if walked.broken is not None:
+        raise AuditChainBroken(f"not sealing: event {walked.broken.first_bad}: {walked.broken.problem}")
+    seq, head_hash = walked.last_seq, walked.last_hash
+    events = await AuditEvent.count().where(AuditEvent.seq <= seq)
+    sealed_at = now or datetime.now(UTC)
+    signature = key.sign(seal_message(seq, head_hash, events, sealed_at, kid)).hex()
+    row = AuditSeal(seq=seq, head_hash=head_hash, events=events, sealed_at=sealed_at, key_id=kid, signature=signature)
+    await row.save()
+    log.info("audit trail sealed at seq %d (%d events, head %s, key %s)", seq, events, head_hash, kid)
+    return SealRead(id=row.id, seq=seq, head_hash=head_hash, events=events, sealed_at=sealed_at, key_id=kid)
+
+
+async def latest_seal() -> SealRead | None:
+    row = await AuditSeal.select().order_by(AuditSeal.id, ascending=False).first()
+    return _seal_read(row) if row else None
+
+
+def _seal_read(row: dict[str, Any]) -> SealRead:
+    return msgspec.convert({k: row[k] for k in SealRead.__struct_fields__}, SealRead)
+
+
+_WINDOW = 1024
+"""How many recent hashes verification remembers, to tell inserted events from a broken link."""
+
+
+class _Break(msgspec.Struct, frozen=True):
+    first_bad: int
+    problem: str
+    bad_seal: int | None = None
+
+
+class _Walked(msgspec.Struct, frozen=True):
+    last_seq: int
+    last_hash: str
+    events: int
+    broken: _Break | None = None
+
+
+async def _walk(after_seq: int, after_hash: str, sealed_at_seq: dict[int, list[SealRead]] | None = None, batch: int = 5000) -> _Walked:
+    """Check every event after ``after_seq`` (whose hash is ``after_hash``) in order: numbering,
+    links and hashes, and the seals at their seq; stop at the first that does not hold.
+
+    An edited event fails its hash; a deleted one leaves a gap (or, renumbered away, a broken
+    link); inserted events are named by the first of them when the next genuine event still
+    links past them; reordered events break the link where the order changes.
+    """
+    expected_prev, expected_seq, last_seq, count = after_hash, after_seq + 1, after_seq, 0
+    recent: dict[str, int] = {}
+
+    def broken(first_bad: int, problem: str, bad_seal: int | None = None) -> _Walked:
+        return _Walked(last_seq, expected_prev, count, _Break(first_bad, problem, bad_seal))
+
+    while True:
+        query = AuditEvent.select().order_by(AuditEvent.seq).limit(batch)
+        # From the start, the first batch has no lower bound: an event numbered below 1 is an insertion too.
+        rows = await (query if after_seq == 0 and count == 0 else query.where(AuditEvent.seq > last_seq))
+        if not rows:
+            return _Walked(last_seq, expected_prev, count)
+        for row in rows:
+            row = {**row, "before": _json(row["before"]), "after": _json(row["after"])}
+            seq = row["seq"]
+            if seq < expected_seq:
+                return broken(seq, f"event {seq} precedes the chain's first event: it was inserted")
+            if seq > expected_seq:
+                missing = expected_seq if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
+                return broken(expected_seq, f"event {missing} is missing: deleted")
+            if row["prev_hash"] != expected_prev:
+                linked = recent.get(row["prev_hash"])
+                if linked is not None:
+                    return broken(linked + 1, f"events {linked + 1}..{seq - 1} were inserted: event {seq} links to event {linked}")
+                return broken(seq, "link to the previous event is broken: an event before it was deleted or altered, or the order changed")
+            if event_hash(chained_from_row(row)) != row["hash"]:
+                return broken(seq, "the event's content does not match its hash: edited")
+            for sealed in (sealed_at_seq or {}).get(seq, ()):
+                if sealed.head_hash != row["hash"]:
+                    return broken(seq, f"event {seq} differs from what seal #{sealed.id} sealed: the chain was rewritten", sealed.id)
+            recent[row["hash"]] = seq
+            if len(recent) > _WINDOW:
+                del recent[next(iter(recent))]
+            expected_prev, expected_seq, last_seq = row["hash"], seq + 1, seq
+            count += 1
 
 
 async def verify(batch: int = 5000) -> Verification:
-    """Recompute the chain; name the first event whose hash or link does not hold."""
-    expected_prev, expected_seq, count, last_seq = GENESIS, 1, 0, 0
-    while True:
-        rows = (
-            await AuditEvent.select()
-            .where(AuditEvent.seq > last_seq)
-            .order_by(AuditEvent.seq)
-            .limit(batch)
-        )
-        if not rows:
-            return Verification(True, count)
-        for row in rows:
-            row = {**row, "before": _json(row["before"]), "after": _json(row["after"])}
-            if row["seq"] != expected_seq:
-                return Verification(False, count, expected_seq, f"sequence gap: expected {expected_seq}, found {row['seq']}")
-            if row["prev_hash"] != expected_prev:
-                return Verification(False, count, row["seq"], "link to the previous event is broken")
-            if event_hash(chained_from_row(row)) != row["hash"]:
-                return Verification(False, count, row["seq"], "the event's content does not match its hash")
-            expected_prev, expected_seq, last_seq = row["hash"], row["seq"] + 1, row["seq"]
-            count += 1
+    """Recompute the whole chain and check every seal; name the first event that does not hold.
+
+    Truncating the tail leaves no trace in the chain itself: the seals catch it (the sealed
+    seq is gone, or fewer events remain than were sealed), as they catch a chain rewritten
+    with fresh hashes (a sealed event's hash changed) and forged seals (the signature).
+    """
+    from infra.audit_keys import SealKeyError, signature_holds, verification_keys
+
+    seal_rows = await AuditSeal.select().order_by(AuditSeal.id)
+    seals = [(_seal_read(r), r["signature"]) for r in seal_rows]
+    latest = seals[-1][0] if seals else None
+    sealed_at_seq: dict[int, list[SealRead]] = {}
+    for found, _ in seals:
+        sealed_at_seq.setdefault(found.seq, []).append(found)
+
+    def bad(first_bad: int | None, problem: str, count: int, bad_seal: int | None = None) -> Verification:
+        return Verification(False, count, first_bad, problem, seals=len(seals), bad_seal=bad_seal, latest_seal=latest)
+
+    walked = await _walk(0, GENESIS, sealed_at_seq, batch)
+    last_seq, count = walked.last_seq, walked.events
+    if walked.broken is not None:
+        return bad(walked.broken.first_bad, walked.broken.problem, count, walked.broken.bad_seal)
+    try:
+        keys = verification_keys()
+    except SealKeyError as exc:
+        return bad(None, f"the seal keys cannot be read: {exc}", count)
+    for sealed, signature in seals:
+        if sealed.seq > last_seq or sealed.events > count:
+            return bad(last_seq + 1, f"the trail ends at event {last_seq} ({count} events), but seal #{sealed.id} sealed event {sealed.seq} ({sealed.events} events): truncated", count, sealed.id)
+        why = signature_holds(seal_message(sealed.seq, sealed.head_hash, sealed.events, sealed.sealed_at, sealed.key_id), sealed.key_id, signature, keys)
+        if why is not None:
+            return bad(None, f"seal #{sealed.id}: {why}", count, sealed.id)
+    return Verification(True, count, seals=len(seals), latest_seal=latest)
 
 
 def _json(value: Any) -> Any:

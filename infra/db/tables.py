@@ -216,6 +216,20 @@ class AuditEvent(Table, tablename="audit_event"):
     dedup_key = Varchar(length=200, null=True, default=None, unique=True)
 
 
+class AuditSeal(Table, tablename="audit_seal"):
+    """A signed statement of the chain's head: after it, truncating the trail shows.
+
+    Append-only like the trail; the signature covers seq, head hash, count, time and key id.
+    """
+
+    seq = BigInt(index=True)
+    head_hash = Varchar(length=64)
+    events = BigInt()
+    sealed_at = Timestamptz(index=True)
+    key_id = Varchar(length=32)
+    signature = Varchar(length=128)
+
+
 class LedgerEntry(Table, tablename="ledger_entry"):
     """The fund ledger: each fund operation executes exactly once, keyed by its operation id."""
 
@@ -245,5 +259,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     Dispute,
     Task,
     AuditEvent,
+    AuditSeal,
     LedgerEntry,
 )

@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import activities
 from infra.settings import Settings, get_settings
+from infra.temporal.schedules import STANDING, ensure_standing
 from workflows.registry import REGISTRY
 
 log = logging.getLogger("kameng.worker")
@@ -48,6 +49,11 @@ def activity_functions() -> list:
     return functions
 
 
+def all_workflows() -> list[type]:
+    """Every process in REGISTRY and every standing workflow (``infra/temporal/schedules.py``)."""
+    return [spec.workflow for spec in REGISTRY] + [s.workflow for s in STANDING]
+
+
 def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
@@ -69,7 +75,7 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[spec.workflow for spec in REGISTRY],
+        workflows=all_workflows(),
         activities=activity_functions(),
         workflow_runner=workflow_runner(),
     )
@@ -92,6 +98,7 @@ async def run_worker(settings: Settings | None = None) -> None:
 
         await ensure_search_attributes(client)
     worker = build_worker(client, settings)
+    await ensure_standing(client, task_queue=settings.task_queue)
     log.info(
         "worker polling task queue %r on %s (%d workflows)",
         settings.task_queue, settings.temporal_address, len(REGISTRY),

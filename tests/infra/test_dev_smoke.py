@@ -103,8 +103,14 @@ def test_dev_runs_the_whole_product_and_stops_cleanly(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while "worker polling" not in log_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.3)
+        # The worker starts the standing audit-seal workflow, which seals at once with the key
+        # it generates into var/ (owner-only).
+        while "audit trail sealed" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.3)
         text = log_path.read_text()
         assert "worker polling" in text
+        assert "started standing workflow audit-seal" in text and "audit trail sealed" in text
+        assert (var_dir / "audit-seal.key").stat().st_mode & 0o777 == 0o600
         assert "demo platform loaded" in text
         assert "station-master" in text and "kameng-demo" in text
     finally:
@@ -119,6 +125,11 @@ def test_dev_runs_the_whole_product_and_stops_cleanly(tmp_path: Path) -> None:
     process = start_dev(var_dir, ports, log_path)
     try:
         wait_healthy(ports["web"], process, log_path)
-        assert "demo platform kept" in log_path.read_text()
+        deadline = time.monotonic() + 30
+        while "worker polling" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        text = log_path.read_text()
+        assert "demo platform kept" in text
+        assert "worker polling" in text and "started standing workflow" not in text  # still running from the first
     finally:
         assert interrupt(process) == 0

@@ -1,5 +1,6 @@
 """Supers' admin directory (admins by tier and region, the tier configuration) and the audit
-search (supers everywhere, regionals within their regions) with the chain's verification."""
+search (supers everywhere, regionals within their regions) with the chain's verification, the
+latest seal and the forensic queries (who read a buyer's sensitive data, an admin's day)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 
 from reactpy import component, html, use_effect, use_ref, use_state
 
-from infra.db.audit import verify
+from infra.db.audit import latest_seal, verify
 from infra.db.directory import active_grants, list_admins, search_audit, tiers
+from infra.db.forensics import actor_activity, who_read
 from web.console import use_console, use_live, link
 from web.i18n import duration_text, event_text, permission_text, region_text, status_text, tier_text
 from workflows.domain.permissions import Scope
@@ -127,10 +129,19 @@ def AuditPage():
     more, set_more = use_state(0)
     chain, set_chain = use_state(None)
     check, set_check = use_state(0)
+    sealed, set_sealed = use_state(None)
+    forensic_typed = use_ref({"buyer": "", "days": "7", "admin": "", "day": ""})
+    # None shows the search; ("who_read", buyer, days) or ("actor", username, day) a forensic answer.
+    forensic, set_forensic = use_state(None)
     tick = use_live("audit")
 
-    @use_effect(dependencies=[applied, console.session, tick])
+    @use_effect(dependencies=[applied, forensic, console.session, tick])
     async def load():
+        set_sealed(await latest_seal() or False)
+        if forensic is not None:
+            set_rows(await _forensic_rows(forensic, scope_regions))
+            set_cursor(None)
+            return
         found, next_cursor = await search_audit(
             regions=scope_regions, actor=applied.get("actor") or None, action=applied.get("action") or None,
             target=applied.get("target") or None, process_id=applied.get("process") or None,
@@ -166,7 +177,65 @@ def AuditPage():
         return handle
 
     def search(e):
+        set_forensic(None)
         set_applied(dict(typed.current))
+
+    def forensic_setter(name: str):
+        def handle(e):
+            forensic_typed.current[name] = e["target"]["value"]
+
+        return handle
+
+    def ask_who_read(e):
+        buyer, days = forensic_typed.current["buyer"].strip(), forensic_typed.current["days"].strip()
+        if buyer and days.isdigit() and 1 <= int(days) <= 366:
+            set_rows(None)  # no earlier answer under the new question's title
+            set_forensic(("who_read", buyer, int(days)))
+
+    def ask_actor_day(e):
+        admin, day = forensic_typed.current["admin"].strip(), _day(forensic_typed.current["day"])
+        if admin and day is not None:
+            set_rows(None)
+            set_forensic(("actor", admin, day.date().isoformat()))
+
+    forensics = html.details(
+        {"class_name": "km-forensics", "id": "forensics", "open": forensic is not None},
+        html.summary(console.t("forensics")),
+        html.form(
+            {"class_name": "km-filters", "id": "who-read", "on_submit": _prevent(ask_who_read)},
+            html.strong(console.t("who_read")),
+            html.label({"class_name": "km-filter"}, console.t("f_buyer"),
+                       html.input({"name": "buyer", "type": "text", "on_change": forensic_setter("buyer"), "default_value": forensic_typed.current["buyer"]})),
+            html.label({"class_name": "km-filter"}, console.t("f_days"),
+                       html.input({"name": "days", "type": "number", "min": "1", "max": "366", "on_change": forensic_setter("days"), "default_value": forensic_typed.current["days"]})),
+            html.button({"class_name": "km-button", "type": "submit"}, console.t("query")),
+        ),
+        html.form(
+            {"class_name": "km-filters", "id": "actor-day", "on_submit": _prevent(ask_actor_day)},
+            html.strong(console.t("actor_day")),
+            html.label({"class_name": "km-filter"}, console.t("f_admin"),
+                       html.input({"name": "admin", "type": "text", "on_change": forensic_setter("admin"), "default_value": forensic_typed.current["admin"]})),
+            html.label({"class_name": "km-filter"}, console.t("f_day"),
+                       html.input({"name": "day", "type": "date", "on_change": forensic_setter("day"), "default_value": forensic_typed.current["day"]})),
+            html.button({"class_name": "km-button", "type": "submit"}, console.t("query")),
+        ),
+    )
+    showing: Any = ""
+    if forensic is not None:
+        kind, who, when = forensic
+        text = console.t("showing_who_read", buyer=who, days=when) if kind == "who_read" else console.t("showing_actor", actor=who, day=when)
+        showing = html.p(
+            {"class_name": "km-forensic-title", "id": "forensic-title", "data-kind": kind},
+            html.strong(text), " ",
+            html.button({"class_name": "km-button small secondary", "on_click": lambda e: set_forensic(None)}, console.t("back_to_search")),
+        )
+    seal_view: Any = ""
+    if sealed is not None:
+        seal_view = html.div(
+            {"class_name": "km-muted km-seal", "id": "seal", "data-seal": str(sealed.id) if sealed else ""},
+            console.t("seal_latest", id=sealed.id, seq=sealed.seq, events=sealed.events,
+                      at=sealed.sealed_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), kid=sealed.key_id) if sealed else console.t("seal_none"),
+        )
 
     filters = html.form(
         {"class_name": "km-filters km-audit-filters", "id": "audit-filters", "on_submit": _prevent(search)},
@@ -185,10 +254,15 @@ def AuditPage():
         if chain is None:
             chain_view = html.div({"class_name": "km-chain checking", "id": "chain", "role": "status"}, console.t("chain_checking"))
         elif chain.ok:
-            chain_view = html.div({"class_name": "km-chain ok", "id": "chain", "data-ok": "true", "role": "status"}, "✔ ", console.t("chain_ok", n=chain.events),
+            chain_view = html.div({"class_name": "km-chain ok", "id": "chain", "data-ok": "true", "role": "status"}, "✔ ",
+                                  console.t("chain_ok_sealed", n=chain.events, s=chain.seals) if chain.seals else console.t("chain_ok", n=chain.events),
                                   html.button({"class_name": "km-button small secondary", "on_click": lambda e: set_check(lambda n: n + 1)}, console.t("chain_verify")))
         else:
-            chain_view = html.div({"class_name": "km-chain bad", "id": "chain", "data-ok": "false", "role": "alert"}, "✘ ", console.t("chain_bad", seq=chain.first_bad, problem=chain.problem))
+            problem = (
+                console.t("chain_bad", seq=chain.first_bad, problem=chain.problem) if chain.first_bad is not None
+                else console.t("chain_bad_seal", seal=chain.bad_seal, problem=chain.problem)
+            )
+            chain_view = html.div({"class_name": "km-chain bad", "id": "chain", "data-ok": "false", "data-first-bad": str(chain.first_bad or ""), "role": "alert"}, "✘ ", problem)
     table: Any
     if rows is None:
         table = html.div({"class_name": "km-empty"}, console.t("loading"))
@@ -226,11 +300,22 @@ def AuditPage():
             html.h2(console.t("audit_title")),
             html.p({"class_name": "km-muted"}, console.t("audit_scope_region")) if scope_regions is not None else "",
             chain_view,
+            seal_view,
             filters,
+            forensics,
+            showing,
             table,
-            html.button({"class_name": "km-button secondary", "id": "audit-more", "on_click": lambda e: set_more(lambda n: n + 1)}, console.t("more")) if cursor else "",
+            html.button({"class_name": "km-button secondary", "id": "audit-more", "on_click": lambda e: set_more(lambda n: n + 1)}, console.t("more")) if cursor and forensic is None else "",
         ),
     )
+
+
+async def _forensic_rows(query: tuple, regions: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    kind, who, when = query
+    if kind == "who_read":
+        return await who_read(f"buyer:{who}", datetime.now(UTC) - timedelta(days=when), regions=regions, limit=500)
+    start = datetime.combine(datetime.strptime(when, "%Y-%m-%d").date(), time.min, tzinfo=UTC)
+    return await actor_activity(who, start, start + timedelta(days=1), regions=regions, limit=1000)
 
 
 def _prevent(handler):
