@@ -22,11 +22,6 @@ from workflows.process import ActInput, ProcessView
 from workflows.registry import BY_KIND
 from workflows.spec import ActionSpec
 
-STANDING_WHEN = {"permission-grant": {"active"}, "fund-operation": {"running"}}
-"""Process statuses in which a kind's standing actions (no inbox task) are on offer: revoking or
-extending an active grant, vetoing a pending fund operation."""
-
-
 def may_read(console: Console, process: ProcessView | None, tasks: list[dict[str, Any]], events: list[dict[str, Any]]) -> bool:
     """As the API's read route, plus: a case whose task is (or was) in my inbox is mine to read."""
     actor = console.actor
@@ -46,15 +41,16 @@ def may_read(console: Console, process: ProcessView | None, tasks: list[dict[str
 
 
 def standing_actions(console: Console, process: ProcessView) -> list[ActionSpec]:
-    """Standing actions this admin may take on the process now (the workflow checks again)."""
+    """The standing actions the workflow offers now (its ``view`` says which) that this admin
+    may take; the workflow checks again when one is taken."""
     spec = BY_KIND.get(process.kind)
-    if spec is None or process.status not in STANDING_WHEN.get(process.kind, set()):
+    if spec is None or not process.standing:
         return []
     subject = Subject(kind=process.kind, id=process.process_id, region=process.region,
                       owners=(process.started_by,) if process.started_by else (), requester=process.started_by)
     offered = []
     for action in spec.actions:
-        if not action.standing:
+        if not action.standing or action.name not in process.standing:
             continue
         if action.name == "extend" and console.actor.id != process.started_by:
             continue  # only the grantee asks to extend their grant
