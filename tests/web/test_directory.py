@@ -36,6 +36,8 @@ async def tier_of(username: str) -> tuple[str, list[str]]:
 
 async def test_two_supers_appoint_then_remove_a_regional_admin_from_the_directory(live_web, browser, artifacts):
     assert await tier_of(APPOINTEE) == ("normal", ["east-china"])
+    appointee = await console_as(browser, live_web, APPOINTEE)
+    await appointee.wait_for_selector("header [data-tier=normal]")
     proposer = await console_as(browser, live_web, "super-2", "/directory")
     row = await proposer.wait_for_selector(f"#admins tr[data-admin='{APPOINTEE}']")
     assert await row.query_selector(f"[data-appoint='{APPOINTEE}']")
@@ -65,6 +67,8 @@ async def test_two_supers_appoint_then_remove_a_regional_admin_from_the_director
     _, result = await act_in_ui(approver, process_id, "approve", {"reason": "同意任命"})
     assert "已任命" in result
     assert await tier_of(APPOINTEE) == ("regional", ["east-china"])
+    # the appointee's open console picks the new tier up without a reload
+    await appointee.wait_for_selector("header [data-tier=regional]", timeout=20_000)
     await approver.goto(live_web + "/directory")
     badge = await approver.wait_for_selector(f"#admins tr[data-admin='{APPOINTEE}'] .km-badge")
     assert await badge.inner_text() == "区域"
@@ -75,6 +79,7 @@ async def test_two_supers_appoint_then_remove_a_regional_admin_from_the_director
     _, result = await act_in_ui(proposer, removal, "approve", {"reason": "同意"})
     assert "已免职" in result
     assert await tier_of(APPOINTEE) == ("normal", ["east-china"])
+    await appointee.wait_for_selector("header [data-tier=normal]", timeout=20_000)
 
 
 async def test_a_super_changes_a_tier_cap_and_a_cap_against_the_rules_is_refused_readably(live_web, browser, artifacts):

@@ -65,7 +65,7 @@ def TierCapEditor(tier: dict[str, Any]):
 def DirectoryPage():
     console = use_console()
     lang = console.lang
-    tick = use_live("people")
+    tick = use_live("people", "tasks")
     data, set_data = use_state(None)
     tier_filter, set_tier_filter = use_state("")
 
