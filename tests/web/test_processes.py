@@ -149,6 +149,7 @@ async def test_the_case_page_offers_what_the_workflow_says_stands(live_web, brow
     # pending: the workflow offers a veto (any super may cast it, the maker too)
     veto = await console_as(browser, live_web, "super-3", f"/case?id={process_id}")
     await veto.wait_for_selector("#case-status[data-status=running]")
+    await veto.wait_for_selector("#standing [data-action=veto]")
     offered = [await b.get_attribute("data-action") for b in await veto.query_selector_all("#standing [data-action]")]
     assert offered == ["veto"]
     await shot(veto, artifacts, "case-standing-veto")
