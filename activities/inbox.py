@@ -67,6 +67,8 @@ class InboxActivities:
                 Task.assignee: None,
                 Task.status: "open",
             }
+            if change.priority is not None:
+                values[Task.priority] = change.priority
         else:
             raise ValueError(f"unknown task change {change.change!r}")
         await Task.update(values).where(

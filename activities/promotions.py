@@ -9,11 +9,8 @@ import msgspec
 from temporalio import activity
 
 from infra.db.engine import serialize_writers, write_transaction
-from infra.db.tables import Admin, AuditEvent, Region, Task, TierConfig
-from workflows.domain.tiers import DEFAULT_LADDER, Tier, TierLadder
-
-TIER_LOCK_KEY = 7_401_002
-"""Serializes tier changes, so two confirmations cannot both take the last seat of a capped tier."""
+from infra.db.tables import Admin, AuditEvent, Region, Task
+from infra.db.tiers import TIER_LOCK_KEY, ladder_from_db
 
 
 class AdminRefs(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,14 +96,6 @@ class TierChangeResult(msgspec.Struct, frozen=True, kw_only=True):
     """``changed``, ``already`` (a retry), ``cap_reached``, ``tier_moved`` or ``missing``."""
     tier: str | None
     reason: str = ""
-
-
-async def ladder_from_db() -> TierLadder:
-    """The tiers as configured (tiers are data); the default ladder on an empty table."""
-    rows = await TierConfig.select()
-    if not rows:
-        return DEFAULT_LADDER
-    return TierLadder(tuple(Tier(r["key"], r["rank"], r["name_zh"], r["name_en"], cap=r["cap"]) for r in rows))
 
 
 def _aware(at: datetime | None) -> datetime | None:

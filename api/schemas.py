@@ -87,3 +87,11 @@ class HealthRead(msgspec.Struct, frozen=True):
     """``ok`` or ``degraded``."""
     database: ComponentHealth
     temporal: ComponentHealth
+
+
+class TierUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A change to a tier's head-count cap (the console's form and ``PATCH /api/tiers/{key}``)."""
+
+    cap: Annotated[int, msgspec.Meta(ge=1, le=10_000, examples=[2])] | None
+    """The head-count cap; null for no cap (not allowed for the super tier)."""
+    reason: Annotated[str, msgspec.Meta(min_length=4, max_length=2000, examples=["超级管理员编制收紧为两人"])]

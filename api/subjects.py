@@ -35,10 +35,18 @@ async def _nominee(body: Any, actor: Actor) -> Subject:
     return Subject(kind="admin", id=body.nominee, region=region, subject_tier=nominee["tier"], owners=(actor.id,), excluded=(body.nominee,))
 
 
+async def _appointee(body: Any, actor: Actor) -> Subject:
+    admin = await Admin.select(Admin.tier).where(Admin.username == body.admin).first()
+    if admin is None:
+        raise ApiError(404, "not_found", f"no admin {body.admin}")
+    return Subject(kind="admin", id=body.admin, subject_tier=admin["tier"], owners=(actor.id,), excluded=(body.admin,))
+
+
 RESOLVERS: dict[str, Callable[[Any, Actor], Awaitable[Subject]]] = {
     "price-change": _product,
     "account-ban": _buyer,
     "promotion": _nominee,
+    "admin-appointment": _appointee,
 }
 
 

@@ -85,8 +85,9 @@ def column_chart(title: str, data: list[tuple[str, float]], *, fmt=lambda v: f"{
     )
 
 
-def gauge(title: str, ratio: float, *, label: str | None = None, chart_id: str = "", color: str = PALETTE[2]):
-    """A half-ring for a share between 0 and 1."""
+def gauge(title: str, ratio: float, *, label: str | None = None, chart_id: str = "", color: str = PALETTE[2],
+          note: str | None = None, attrs: dict | None = None):
+    """A half-ring for a share between 0 and 1, with an optional note under it saying what it counts."""
     import math
 
     ratio = min(1.0, max(0.0, ratio))
@@ -95,7 +96,7 @@ def gauge(title: str, ratio: float, *, label: str | None = None, chart_id: str =
     x, y = cx + r * math.cos(angle), cy - r * math.sin(angle)
     arc = f"M {cx - r} {cy} A {r} {r} 0 0 1 {x:.1f} {y:.1f}"
     return html.figure(
-        {"class_name": "km-chart km-gauge", "data-chart": chart_id or title},
+        {"class_name": "km-chart km-gauge", "data-chart": chart_id or title, **(attrs or {})},
         html.figcaption(title),
         svg.svg(
             {"viewBox": "0 0 180 110", "width": "180", "role": "img", "aria_label": f"{title}: {label or f'{ratio:.0%}'}"},
@@ -103,6 +104,7 @@ def gauge(title: str, ratio: float, *, label: str | None = None, chart_id: str =
             svg.path({"d": arc, "stroke": color, "stroke_width": 14, "fill": "none"}) if ratio > 0 else "",
             svg_text({"x": cx, "y": cy - 8, "text_anchor": "middle", "font_size": 22, "font_weight": 700, "fill": "#111827"}, label or f"{ratio:.0%}"),
         ),
+        html.p({"class_name": "km-muted km-gauge-note"}, note) if note else "",
     )
 
 

@@ -13,7 +13,7 @@ from web.i18n import category_text, field_text, region_text, tier_text, value_te
 
 CENTS = {"amount", "order_amount", "amount_claimed", "refund_threshold", "refund_amount", "refund_awarded", "price", "new_price", "old_price"}
 REGION_KEYS = {"region", "buyer_region", "merchant_region"}
-TIER_KEYS = {"requester_tier", "maker_tier", "nominee_tier", "target_tier", "decided_tier"}
+TIER_KEYS = {"requester_tier", "maker_tier", "nominee_tier", "target_tier", "decided_tier", "from_tier", "to_tier"}
 SCORE_KEYS = {"risk_score", "score"}
 SECTIONS: list[tuple[str, tuple[str, ...], tuple[str, str]]] = [
     ("risk", ("risk_score", "high_risk", "explanation", "duplicates", "signal", "score", "hint_zh"), ("自动检查与风险", "Automatic checks and risk")),
@@ -42,7 +42,7 @@ def value_view(key: str, value: Any, lang: str):
         return html.span({"class_name": "km-money"}, yuan(value))
     if key in REGION_KEYS and isinstance(value, str):
         return html.span(region_text(value, lang))
-    if key == "regions" and isinstance(value, list):
+    if key in ("regions", "current_regions") and isinstance(value, list):
         return html.span("、".join(region_text(v, lang) for v in value))
     if key in TIER_KEYS and isinstance(value, str):
         return html.span(tier_text(value, lang))

@@ -9,7 +9,7 @@ the page already has open. Nothing polls per client.
 Topics:
 - ``tasks``: the inbox read model (a task opened, claimed, released, escalated, closed);
 - ``audit``: the head of the audit trail (anything a process or an admin did);
-- ``people``: admins, their temporary grants and their sessions (header, permissions).
+- ``people``: admins, their tiers, temporary grants and sessions (header, permissions), and the tier caps.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ SELECT
   (SELECT COUNT(*) FROM admin WHERE status = 'active') AS admins_active,
   (SELECT COUNT(*) FROM admin WHERE tier = 'super') AS admins_super,
   (SELECT COUNT(*) FROM admin WHERE tier = 'regional') AS admins_regional,
-  (SELECT COUNT(*) FROM admin WHERE tier = 'normal') AS admins_normal
+  (SELECT COUNT(*) FROM admin WHERE tier = 'normal') AS admins_normal,
+  (SELECT COALESCE(SUM(COALESCE(cap, -1) * rank), 0) FROM tier) AS tier_caps
 """
 
 
@@ -48,7 +49,7 @@ def split(row: dict[str, Any]) -> dict[str, tuple]:
         "audit": (row["audit_head"],),
         "people": (
             row["grants"], row["grants_revoked"], str(row["grants_end"]), row["sessions_ended"],
-            row["admins_active"], row["admins_super"], row["admins_regional"], row["admins_normal"],
+            row["admins_active"], row["admins_super"], row["admins_regional"], row["admins_normal"], row["tier_caps"],
         ),
     }
 

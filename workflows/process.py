@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows.domain.messages import ActionView, AuditRecord, TaskChange, TaskClose, TaskRecord
     from workflows.domain.policy import DEFAULT_POLICY, Actor, Subject
+    from workflows.domain.priority import task_priority
     from workflows.domain.timing import StepTiming, timing_for
     from workflows.spec import ActionSpec
 
@@ -111,6 +112,7 @@ class TaskState(msgspec.Struct, kw_only=True):
     decision: Decided | None = None
     closed: bool = False
     seq: int = 0
+    priority: int = 0
 
 
 class TaskView(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,6 +148,8 @@ class ProcessView(msgspec.Struct, frozen=True, kw_only=True):
     started_by: str | None = None
     parties: list[str] = []
     """Admins who took part (started, acted, were named): they may read the case."""
+    standing: list[str] = []
+    """Standing actions (no inbox task) the process takes now: ``offer``ed and not withdrawn."""
 
 
 class ActionResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -211,6 +215,7 @@ class Process:
                 {e.actor for e in self._timeline if e.actor != "system" and not e.actor.startswith("platform:")}
                 | {c for t in self._tasks.values() for c in t.candidates}
             ),
+            standing=[] if self._draining else sorted(self._standing),
         )
 
     def _task_view(self, task: TaskState) -> TaskView:
@@ -500,11 +505,13 @@ class Process:
         candidates: tuple[str, ...] = (),
         excluded: tuple[str, ...] = (),
         on_timeout: str = "escalate",
-        priority: int = 0,
+        priority: int | None = None,
     ) -> Decided:
         """Open an inbox task and wait for its decision, reminding and escalating on time.
 
         With ``on_timeout="lapse"`` an overdue task closes with the action ``lapsed`` instead.
+        ``priority`` (0–100) defaults to ``task_priority`` of the kind, step and evidence; an
+        escalation raises it.
         """
         timing = self.timing(step)
         self._counter += 1
@@ -524,6 +531,7 @@ class Process:
             due_at=due_at,
             remind_at=due_at - timing.remind_before if timing.remind_before else None,
             on_timeout=on_timeout,
+            priority=priority if priority is not None else task_priority(self.KIND, step, evidence),
         )
         self._tasks[task.task_id] = task
         self._step = step
@@ -562,6 +570,7 @@ class Process:
         previous = task.tier
         task.tier = above.key if above else task.tier
         task.escalations += 1
+        task.priority = max(task.priority, task_priority(self.KIND, task.step, task.evidence, task.escalations))
         task.assignee = None
         task.due_at = now + timing.due
         task.remind_at = task.due_at - timing.remind_before if timing.remind_before else None
@@ -572,7 +581,7 @@ class Process:
             else f"overdue: no decision within {timing.due}; already at the top tier, flagged again"
         )
         self._timeline.append(TimelineEntry(at=now, actor="system", action="escalated", step=task.step, detail=reason))
-        await self._change(task, "escalated", SYSTEM, tier=task.tier, reason=reason)
+        await self._change(task, "escalated", SYSTEM, tier=task.tier, reason=reason, priority=task.priority)
         await self._search(tier=task.tier)
 
     # ----- side effects (activities) -------------------------------------------------------
@@ -594,7 +603,7 @@ class Process:
                 task_id=task.task_id, kind=self.KIND, process_id=self.process_id, step=task.step,
                 title=task.title, tier=task.tier, region=task.region, candidates=task.candidates,
                 excluded=task.excluded, actions=tuple(actions), evidence=task.evidence, subject=task.subject,
-                due_at=task.due_at, remind_at=task.remind_at, created_at=workflow.now(),
+                priority=task.priority, due_at=task.due_at, remind_at=task.remind_at, created_at=workflow.now(),
             ),
         )
 
@@ -654,7 +663,8 @@ class Process:
         await self.audit(f"{self.KIND}.started", "started", actor=actor or SYSTEM, reason=summary)
 
     async def finish(self, status: str, reason: str = "", **result: Any) -> dict[str, Any]:
-        """End the process: status and result recorded, audited and searchable."""
+        """End the process: status and result recorded, audited and searchable; nothing stands any more."""
+        self._standing.clear()
         self._status = status
         self._step = "finished"
         self._result = {"status": status, "reason": reason, **result}

@@ -6,6 +6,7 @@ from workflows import permission_grant
 from workflows import merchant_onboarding, price_change, product_listing
 from workflows import account_ban, promotion, risk_review
 from workflows import dispute, fund_operation
+from workflows import admin_appointment
 from workflows.spec import WorkflowSpec
 
 REGISTRY: tuple[WorkflowSpec, ...] = (
@@ -18,6 +19,7 @@ REGISTRY: tuple[WorkflowSpec, ...] = (
     risk_review.SPEC,
     fund_operation.SPEC,
     dispute.SPEC,
+    admin_appointment.SPEC,
 )
 
 BY_KIND: dict[str, WorkflowSpec] = {spec.kind: spec for spec in REGISTRY}

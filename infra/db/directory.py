@@ -53,6 +53,16 @@ async def process_events(process_id: str) -> list[dict[str, Any]]:
     )
 
 
+async def open_processes(kind: str) -> list[dict[str, Any]]:
+    """The open inbox tasks of one process kind (a pending appointment shows beside its admin)."""
+    return await (
+        Task.select(Task.process_id, Task.task_id, Task.evidence, Task.created_at)
+        .where((Task.kind == kind) & Task.status.is_in(["open", "claimed"]))
+        .order_by(Task.id, ascending=False)
+        .output(load_json=True)
+    )
+
+
 async def process_tasks(process_id: str) -> list[dict[str, Any]]:
     return await Task.select().where(Task.process_id == process_id).order_by(Task.id).output(load_json=True)
 

@@ -28,6 +28,13 @@ class PersonalFigures(msgspec.Struct, frozen=True):
     escalated_away: int
     """Tasks of my tier in my regions that escalated because nobody decided in time."""
     on_time_rate: float
+    """Tasks decided before their due time, of those decided."""
+    disputes_settled: int = 0
+    """Disputes this admin mediated or ruled on that are settled (the appeal window closed or the appeal decided)."""
+    disputes_unappealed: int = 0
+    satisfaction: float | None = None
+    """Of those, the share neither the buyer nor the merchant appealed: the parties' own verdict
+    on the admin's decision. None when no dispute of theirs has settled yet."""
 
 
 class Overview(msgspec.Struct, frozen=True):
@@ -67,10 +74,27 @@ async def personal_figures(username: str, tier: str, regions: tuple[str, ...], s
     on_time = sum(1 for t in decided if t["due_at"] is None or t["closed_at"] <= t["due_at"])
     claimed = await Task.count().where((Task.assignee == username) & (Task.status == "claimed"))
     escalated = await Task.count().where(Task.region.is_in(list(regions) or ["-"]) & (Task.escalated == True) & (Task.created_at >= since))  # noqa: E712
+    settled, unappealed = await dispute_satisfaction(username, since)
     return PersonalFigures(
         tasks_decided=len(decided), tasks_claimed_open=claimed, escalated_away=escalated,
         on_time_rate=round(on_time / len(decided), 4) if decided else 1.0,
+        disputes_settled=settled, disputes_unappealed=unappealed,
+        satisfaction=round(unappealed / settled, 4) if settled else None,
     )
+
+
+async def dispute_satisfaction(username: str, since: datetime) -> tuple[int, int]:
+    """(settled disputes this admin mediated or ruled on, of which neither party appealed)."""
+    decided = await Task.select(Task.process_id).where(
+        (Task.kind == "dispute") & Task.step.is_in(["mediate", "rule"]) & (Task.decided_by == username)
+        & (Task.status == "done") & (Task.closed_at >= since)
+    )
+    process_ids = sorted({r["process_id"] for r in decided})
+    if not process_ids:
+        return 0, 0
+    rows = await Dispute.select(Dispute.resolution).where(Dispute.process_id.is_in(process_ids)).output(load_json=True)
+    settled = [r["resolution"] for r in rows if isinstance(r["resolution"], dict) and r["resolution"].get("refund") is not None]
+    return len(settled), sum(1 for r in settled if not r.get("appeal"))
 
 
 async def overview(scope: str, *, username: str, tier: str, regions: tuple[str, ...], all_regions: list[str], now: datetime, days: int = 30) -> Overview:

@@ -137,3 +137,29 @@ async def test_new_tasks_appear_live_and_can_be_bulk_claimed(live_web, browser):
     await page.click(f"[data-release='{task_ids[0]}']")
     await page.click("[data-tab=queue]")
     await page.wait_for_selector(f"tr[data-task='{task_ids[0]}'] [data-claim]")
+
+
+async def test_the_case_page_offers_what_the_workflow_says_stands(live_web, browser, artifacts):
+    maker = await console_as(browser, live_web, "super-2")
+    process_id = await start_in_ui(
+        maker, "fund-operation",
+        {"operation": "withdrawal"},
+        {"account": "platform-main", "amount": "3000.00", "reason": "临时备用金提现"},
+    )
+    # pending: the workflow offers a veto (any super may cast it, the maker too)
+    veto = await console_as(browser, live_web, "super-3", f"/case?id={process_id}")
+    await veto.wait_for_selector("#case-status[data-status=running]")
+    await veto.wait_for_selector("#standing [data-action=veto]")
+    offered = [await b.get_attribute("data-action") for b in await veto.query_selector_all("#standing [data-action]")]
+    assert offered == ["veto"]
+    await shot(veto, artifacts, "case-standing-veto")
+    await veto.fill("#standing-veto [name=reason]", "本季度备用金已足额，暂停提现")
+    await veto.click("[data-submit=standing-veto]")
+    await veto.wait_for_selector("#standing-result[data-status=vetoed]", timeout=30_000)
+    # once vetoed nothing stands: the form is gone and the approval task is withdrawn
+    await veto.goto(live_web + f"/case?id={process_id}")
+    await veto.wait_for_selector("#case-status[data-status=vetoed]")
+    assert await veto.query_selector("#standing") is None
+    await veto.click("[data-nav=inbox]")
+    await veto.wait_for_selector("table#inbox, #inbox-empty")
+    assert await veto.query_selector(f"tr[data-task^='{process_id}:']") is None

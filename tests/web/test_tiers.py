@@ -69,3 +69,35 @@ async def test_each_tier_sees_its_inbox_and_dashboard(live_web, browser, artifac
     await intern.wait_for_selector("#intern-docs #hints")
     assert "实习管理员处于培养阶段" in await intern.inner_text("#intern-docs")
     await shot(intern, artifacts, "docs-intern")
+
+
+async def test_a_normal_admins_satisfaction_comes_from_their_settled_disputes(live_web, browser, artifacts):
+    """Two settled disputes the admin mediated, one appealed by the buyer: 50%, with its basis."""
+    from datetime import UTC, datetime, timedelta
+
+    from infra.db.tables import Dispute, Order, Task
+
+    admin = "normal-mobile-topup-2"
+    order = (await Order.select(Order.id).where(Order.region == "mobile-topup").first())["id"]
+    now = datetime.now(UTC)
+    for appeal in (None, {"appellant": "buyer", "reason": "退款金额不足"}):
+        pid = f"dispute-console-{uuid.uuid4().hex[:8]}"
+        await Task.insert(Task(
+            task_id=f"{pid}:mediate:1", kind="dispute", process_id=pid, step="mediate", title="纠纷调解（历史记录）",
+            tier="normal", region="mobile-topup", candidates=[], excluded=[], status="done", actions=[], evidence={},
+            outcome={"action": "resolve"}, decided_by=admin, created_at=now - timedelta(days=9), closed_at=now - timedelta(days=8),
+        ))
+        await Dispute.insert(Dispute(
+            code=f"DC{uuid.uuid4().hex[:8]}", order=order, region="mobile-topup", status="resolved", reason="充值未到账",
+            opened_at=now - timedelta(days=10), process_id=pid,
+            resolution={"outcome": "resolved", "decided_by": admin, "appeal": appeal, "refund": {"status": "none", "amount": 0}},
+        ))
+    page = await console_as(browser, live_web, admin)
+    await page.click("[data-nav=dashboard]")
+    box = await page.wait_for_selector("#dashboard[data-scope=own] [data-satisfaction]")
+    assert await box.get_attribute("data-satisfaction") == "0.5000"
+    assert await box.get_attribute("data-settled") == "2"
+    text = await box.inner_text()
+    assert "用户满意度（纠纷处理后未被申诉）" in text and "已结案的纠纷 2 件" in text and "均未申诉 1 件" in text
+    assert await page.query_selector("[data-chart=on_time_rate]")
+    await shot(page, artifacts, "dashboard-normal-satisfaction")

@@ -82,6 +82,8 @@ async def test_settlement_needs_a_second_super_and_executes_once(harness, demo):
     task = view.tasks[0]
     assert (task.step, task.tier, task.region, task.actions) == ("approve", "super", "game-cards", ["approve", "reject"])
     assert task.evidence["maker"] == "super-2" and task.evidence["amount"] == 1_280_000
+    assert view.standing == ["veto"]  # the workflow says a veto stands while the operation is pending
+    assert (await harness.task_row(pid))["priority"] == 80  # a fund operation of ¥10,000 or more
 
     with pytest.raises(ProcessError) as maker:
         await harness.act(pid, await actor("super-2"), "approve", {"reason": "我自己批"})
@@ -94,6 +96,7 @@ async def test_settlement_needs_a_second_super_and_executes_once(harness, demo):
     await harness.act(pid, await actor("super-3"), "approve", {"reason": "金额与结算单一致"})
     outcome = await harness.result(pid)
     assert outcome["status"] == "executed" and outcome["approved_by"] == ["super-3"]
+    assert (await harness.view(pid)).standing == []
     (entry,) = await ledger(pid)
     assert (entry["kind"], entry["amount"], entry["account"]) == ("merchant_settlement", 1_280_000, merchant)
     assert (entry["proposed_by"], entry["approved_by"]) == ("super-2", "super-3")

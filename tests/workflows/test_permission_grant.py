@@ -57,6 +57,7 @@ async def test_fund_grant_goes_to_a_super_activates_and_expires(harness, demo):
     super2 = await actor("super-2")
     result = await harness.act(pid, super2, "approve", {"reason": "大促"})
     assert result.status == "active"
+    assert (await harness.view(pid)).standing == ["extend", "revoke"]
     grant = await PermissionGrant.select().where(PermissionGrant.grant_id == pid).first()
     assert grant is not None and grant["approved_by"] == "super-2"
     assert grant["ends_at"] - grant["starts_at"] == timedelta(days=3)
@@ -128,12 +129,14 @@ async def test_grantee_revokes_early_and_extension_needs_approval(harness, demo)
     assert not_grantee.value.code in {"not_own", "not_grantee"}
     await harness.act(pid, regional, "extend", {"duration": "P1D", "reason": "大促延长一天"})
     view = await harness.wait_for(pid, lambda v: any(t.step == "approve_extension" for t in v.tasks))
+    assert view.standing == ["revoke"]  # while one extension waits for approval, no second is asked
     await harness.act(pid, await actor("super-2"), "approve_extension", {"reason": "同意"}, task_id=view.tasks[0].task_id)
     grant = await PermissionGrant.select().where(PermissionGrant.grant_id == pid).first()
     assert grant["ends_at"] - grant["starts_at"] == timedelta(days=3)
 
     result = await harness.act(pid, regional, "revoke", {"reason": "活动提前结束"})
     assert result.status == "revoked"
+    assert (await harness.view(pid)).standing == []
     grant = await PermissionGrant.select().where(PermissionGrant.grant_id == pid).first()
     assert grant["revoked_at"] is not None
     revoked = msgspec.structs.replace(regional, grants=(grant_from_row(grant),))  # this grant alone

@@ -175,12 +175,14 @@ async def test_unconfirmed_change_reminds_then_escalates_to_a_super(harness, dem
     pid = await harness.start("price-change", await actor("normal-game-items-1"), change(sku, 18_000), timings=timings)
     view = await harness.wait_for(pid, lambda v: v.tasks)
     task_id = view.tasks[0].task_id
+    assert (await harness.task_row(pid))["priority"] == 30
     await harness.skip(timedelta(hours=1, minutes=45))
     await harness.wait_for(pid, lambda v: True)
     assert (await Task.select(Task.reminded).where(Task.task_id == task_id).first())["reminded"] is True
     await harness.skip(timedelta(minutes=30))
     view = await harness.wait_for(pid, lambda v: v.tasks and v.tasks[0].escalations == 1)
     assert view.tasks[0].tier == "super"
+    assert (await Task.select(Task.priority).where(Task.task_id == task_id).first())["priority"] == 50  # raised by the escalation
     with pytest.raises(ProcessError) as late:
         await harness.act(pid, await actor("regional-game-items"), "confirm", {})
     assert late.value.code == "tier_too_low"

@@ -7,28 +7,74 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from typing import Annotated
+
+import msgspec
 from reactpy import component, html, use_effect, use_ref, use_state
 
-from infra.db.audit import latest_seal, verify
-from infra.db.directory import active_grants, list_admins, search_audit, tiers
+from infra.db.audit import append, latest_seal, verify
+from infra.db.directory import active_grants, list_admins, open_processes, search_audit, tiers
 from infra.db.forensics import actor_activity, who_read
-from web.console import use_console, use_live, link
+from infra.db.tiers import TierRefused, set_tier_cap
+from web.console import refusal_message, use_console, use_live, link
+from web.forms import FormError, StructForm, fields_of
+from web.live import LIVE
+from workflows.domain.messages import AuditRecord
 from web.i18n import duration_text, event_text, permission_text, region_text, status_text, tier_text
 from workflows.domain.permissions import Scope
 from workflows.domain.tiers import DEFAULT_LADDER
+
+
+class TierCapForm(msgspec.Struct, frozen=True, kw_only=True):
+    """The console's form for ``PATCH /api/tiers/{key}``: an empty cap is no cap."""
+
+    cap: Annotated[int, msgspec.Meta(ge=1, le=10_000)] | None = None
+    reason: Annotated[str, msgspec.Meta(min_length=4, max_length=2000)]
+
+
+@component
+def TierCapEditor(tier: dict[str, Any]):
+    """A super changes one tier's cap: checked and audited as the API does it."""
+    console = use_console()
+    lang = console.lang
+    name = tier["name_zh"] if lang == "zh" else tier["name_en"]
+
+    async def on_submit(decoded: TierCapForm, _body):
+        actor = console.actor
+        decision = console.can("admins.configure_tiers")
+        try:
+            if not decision.allowed:
+                raise TierRefused(decision.code, decision.reason_zh if lang == "zh" else decision.reason)
+            await set_tier_cap(tier["key"], decoded.cap, actor=actor.id, actor_tier=actor.tier, reason=decoded.reason, source=console.source)
+        except TierRefused as exc:
+            await append(AuditRecord(actor=actor.id, actor_tier=actor.tier, action="tiers.configure", target=f"tier:{tier['key']}",
+                                     outcome="denied", reason=f"{exc.code}: {exc.reason}", source=console.source))
+            LIVE.publish("audit")
+            raise FormError(console.t("refusal", message=refusal_message(exc.code, exc.reason, lang))) from None
+        LIVE.publish("people", "audit")
+        return html.span({"class_name": "km-cap-saved", "data-cap": str(decoded.cap or "")},
+                         console.t("cap_saved", tier=name, cap=decoded.cap or console.t("no_cap")))
+
+    return html.details(
+        {"class_name": "km-cap-editor", "data-edit-tier": tier["key"]},
+        html.summary(console.t("edit_cap")),
+        StructForm(f"cap-{tier['key']}", TierCapForm, fields_of(TierCapForm, lang, overrides={"cap": {"default": tier["cap"]}}), lang,
+                   console.t("save"), on_submit, key=f"cap-{tier['key']}"),
+    )
 
 
 @component
 def DirectoryPage():
     console = use_console()
     lang = console.lang
-    tick = use_live("people")
+    tick = use_live("people", "tasks")
     data, set_data = use_state(None)
     tier_filter, set_tier_filter = use_state("")
 
     @use_effect(dependencies=[tick])
     async def load():
-        set_data({"admins": await list_admins(), "grants": await active_grants(), "tiers": await tiers()})
+        set_data({"admins": await list_admins(), "grants": await active_grants(), "tiers": await tiers(),
+                  "appointments": await open_processes("admin-appointment")})
 
     if data is None:
         return html.div({"class_name": "km-empty"}, console.t("loading"))
@@ -37,10 +83,22 @@ def DirectoryPage():
     admins = sorted(data["admins"], key=lambda a: (-rank.get(a["tier"], 0), (a["regions"] or [""])[0], a["username"]))
     if tier_filter:
         admins = [a for a in admins if a["tier"] == tier_filter]
+    may_appoint = console.holds("admins.appoint_regional")
+    pending = {}
+    for task in data["appointments"]:
+        pending.setdefault((task["evidence"] or {}).get("admin"), task)
     rows = []
     for a in admins:
         grants = data["grants"].get(a["username"], [])
         actions = []
+        proposal = pending.get(a["username"])
+        if proposal is not None:
+            actions.append(link({"href": f"/case?id={proposal['process_id']}", "class_name": "km-flag", "key": "pending", "data-pending-appointment": a["username"]}, console.t("pending_appointments")))
+        elif may_appoint and a["status"] == "active" and a["username"] != console.actor.id and a["tier"] in ("normal", "regional"):
+            change = "appoint" if a["tier"] == "normal" else "remove"
+            query = f"/start?kind=admin-appointment&admin={a['username']}&change={change}"
+            actions.append(link({"href": query, "class_name": "km-button small", "key": change, f"data-{change}": a["username"]},
+                                console.t("appoint_regional" if change == "appoint" else "remove_regional")))
         if a["tier"] == "regional" and a["status"] == "active":
             actions.append(link({"href": f"/start?kind=promotion&nominee={a['username']}&target_tier=super", "class_name": "km-button small secondary", "key": "up"}, console.t("nominate_super")))
         elif a["tier"] == "intern" and a["status"] == "active":
@@ -57,13 +115,15 @@ def DirectoryPage():
                 html.td(actions),
             )
         )
+    may_configure = console.holds("admins.configure_tiers")
     tier_rows = [
         html.tr(
             {"key": t["key"], "data-tier-row": t["key"]},
             html.td(html.span({"class_name": f"km-badge km-tier-{t['key']}"}, t["name_zh"] if lang == "zh" else t["name_en"])),
             html.td(str(t["rank"])),
             html.td(str(t["count"])),
-            html.td(str(t["cap"]) if t["cap"] else "—"),
+            html.td({"data-cap": str(t["cap"] or "")}, str(t["cap"]) if t["cap"] else "—"),
+            html.td(TierCapEditor(t, key=f"{t['key']}-{t['cap']}") if may_configure else ""),
         )
         for t in data["tiers"]
     ]
@@ -96,9 +156,10 @@ def DirectoryPage():
             html.h3(console.t("tier_config")),
             html.table(
                 {"class_name": "km-table compact", "id": "tiers"},
-                html.thead(html.tr([html.th({"key": k}, console.t(k)) for k in ("tier", "rank", "headcount", "cap")])),
+                html.thead(html.tr([html.th({"key": k}, console.t(k)) for k in ("tier", "rank", "headcount", "cap", "col_actions")])),
                 html.tbody(tier_rows),
             ),
+            html.p({"class_name": "km-muted"}, console.t("tier_rules")),
         ),
     )
 

@@ -22,11 +22,6 @@ from workflows.process import ActInput, ProcessView
 from workflows.registry import BY_KIND
 from workflows.spec import ActionSpec
 
-STANDING_WHEN = {"permission-grant": {"active"}, "fund-operation": {"running"}}
-"""Process statuses in which a kind's standing actions (no inbox task) are on offer: revoking or
-extending an active grant, vetoing a pending fund operation."""
-
-
 def may_read(console: Console, process: ProcessView | None, tasks: list[dict[str, Any]], events: list[dict[str, Any]]) -> bool:
     """As the API's read route, plus: a case whose task is (or was) in my inbox is mine to read."""
     actor = console.actor
@@ -46,15 +41,16 @@ def may_read(console: Console, process: ProcessView | None, tasks: list[dict[str
 
 
 def standing_actions(console: Console, process: ProcessView) -> list[ActionSpec]:
-    """Standing actions this admin may take on the process now (the workflow checks again)."""
+    """The standing actions the workflow offers now (its ``view`` says which) that this admin
+    may take; the workflow checks again when one is taken."""
     spec = BY_KIND.get(process.kind)
-    if spec is None or process.status not in STANDING_WHEN.get(process.kind, set()):
+    if spec is None or not process.standing:
         return []
     subject = Subject(kind=process.kind, id=process.process_id, region=process.region,
                       owners=(process.started_by,) if process.started_by else (), requester=process.started_by)
     offered = []
     for action in spec.actions:
-        if not action.standing:
+        if not action.standing or action.name not in process.standing:
             continue
         if action.name == "extend" and console.actor.id != process.started_by:
             continue  # only the grantee asks to extend their grant
@@ -65,7 +61,7 @@ def standing_actions(console: Console, process: ProcessView) -> list[ActionSpec]
 
 
 @component
-def StandingActions(process: ProcessView, offered: list):
+def StandingActions(process: ProcessView, offered: list, on_done):
     console = use_console()
     lang = console.lang
     chosen, set_chosen = use_state(None)
@@ -83,7 +79,9 @@ def StandingActions(process: ProcessView, offered: list):
         except ProcessError as exc:
             raise FormError(console.t("refusal", message=refusal_message(exc.code, exc.reason, lang))) from None
         LIVE.publish("audit", "tasks", "people")
-        return html.span({"id": "standing-result", "data-status": result.status}, f"{console.t('process_status')}：{status_text(result.status, lang)}")
+        # The page keeps the outcome: once nothing stands any more this section goes away.
+        on_done({"process": process.process_id, "action": action.label_zh if lang == "zh" else action.label_en, "status": result.status})
+        return html.span(f"{console.t('process_status')}：{status_text(result.status, lang)}")
 
     return html.section(
         {"class_name": "km-card km-no-print", "id": "standing"},
@@ -139,6 +137,7 @@ def CasePage():
     process_id = query_params(location.search).get("id", "")
     tick = use_live("audit")
     data, set_data = use_state(None)
+    done, set_done = use_state(None)
 
     @use_effect(dependencies=[process_id, tick, console.session])
     async def load():
@@ -217,7 +216,11 @@ def CasePage():
             html.div(html.h3(console.t("open_tasks")), html.ul(open_tasks)) if open_tasks else "",
             html.div(html.h3(console.t("outcome")), evidence_view(process.result, lang)) if process and process.result else "",
         ),
-        StandingActions(process, offered, key=f"standing-{process.status}") if process is not None and (offered := standing_actions(console, process)) else "",
+        html.div(
+            {"class_name": "km-notice ok km-no-print", "id": "standing-result", "data-status": done["status"], "role": "status"},
+            f"{done['action']} · {console.t('process_status')}：{status_text(done['status'], lang)}",
+        ) if done and done["process"] == process_id else "",
+        StandingActions(process, offered, set_done, key=f"standing-{process.status}") if process is not None and (offered := standing_actions(console, process)) else "",
         html.section({"class_name": "km-card"}, html.h3(console.t("case_timeline")), timeline),
     )
 

@@ -68,6 +68,14 @@ def Reports(scope: str):
             ),
             html.div(
                 {"class_name": "km-charts"},
+                gauge(
+                    console.t("satisfaction"), personal.satisfaction or 0.0, chart_id="satisfaction",
+                    label=None if personal.satisfaction is not None else "—",
+                    note=console.t("satisfaction_basis", settled=personal.disputes_settled, unappealed=personal.disputes_unappealed)
+                    if personal.disputes_settled else console.t("satisfaction_none"),
+                    attrs={"data-satisfaction": "" if personal.satisfaction is None else f"{personal.satisfaction:.4f}",
+                           "data-settled": str(personal.disputes_settled)},
+                ),
                 gauge(console.t("on_time_rate"), personal.on_time_rate, chart_id="on_time_rate"),
                 column_chart(console.t("per_day"), daily, chart_id="per_day"),
             ),

@@ -15,6 +15,7 @@ from infra.temporal.processes import ProcessError, claim
 from web.console import Console, may_offer, refusal_message, use_console, use_live, link
 from web.i18n import kind_text, region_text
 from web.live import LIVE
+from workflows.domain.priority import priority_band
 from workflows.process import ClaimInput
 
 TABS = ("mine", "queue", "done")
@@ -221,7 +222,7 @@ def TaskTable(rows: list[dict] | None, tab: str, selected: frozenset, on_claim, 
     if not rows:
         return html.div({"class_name": "km-empty", "id": "inbox-empty"}, console.t("empty_inbox"))
     now = datetime.now(UTC)
-    columns = ["col_title", "col_kind", "col_region", "col_due", "col_status", "col_assignee", "col_actions"]
+    columns = ["col_title", "col_priority", "col_kind", "col_region", "col_due", "col_status", "col_assignee", "col_actions"]
     head = html.thead(
         html.tr(
             html.th({"key": "sel"}, "") if tab == "queue" else "",
@@ -255,6 +256,11 @@ def TaskTable(rows: list[dict] | None, tab: str, selected: frozenset, on_claim, 
                     html.input({"key": f"{row['task_id']}-{len(selected) == 0}", "type": "checkbox", "aria-label": row["title"], "data-select": row["task_id"], "default_checked": row["task_id"] in selected, "on_change": toggle(row["task_id"])}) if can_claim else "",
                 ) if tab == "queue" else "",
                 html.td({"key": "title"}, link({"href": f"/task?id={row['task_id']}", "class_name": "km-task-title"}, row["title"]), *badges),
+                html.td(
+                    {"key": "priority", "data-priority": str(row["priority"] or 0)},
+                    html.span({"class_name": f"km-priority {priority_band(row['priority'] or 0)}", "title": str(row["priority"] or 0)},
+                              console.t(f"priority_{priority_band(row['priority'] or 0)}")),
+                ),
                 html.td({"key": "kind"}, kind_text(row["kind"], lang)),
                 html.td({"key": "region"}, region_text(row["region"], lang)),
                 html.td({"key": "due", "class_name": "km-nowrap"}, row["due_at"].astimezone().strftime("%m-%d %H:%M") if row["due_at"] else "—"),

@@ -23,7 +23,7 @@ from workflows.price_change import price_change_route
 from workflows.process import ProcessConfig
 from workflows.registry import BY_KIND
 
-STARTABLE = ("permission-grant", "promotion", "fund-operation", "account-ban", "product-listing", "price-change")
+STARTABLE = ("permission-grant", "promotion", "fund-operation", "account-ban", "product-listing", "price-change", "admin-appointment")
 """Processes an admin starts from the console (the others come from platform intake or risk signals)."""
 
 SKIP: dict[str, tuple[str, ...]] = {
@@ -37,6 +37,7 @@ BLURB: dict[str, tuple[str, str]] = {
     "fund-operation": ("资金池提现、费率调整或商家结算：由一位超级管理员发起，另一位超级管理员复核（双人复核）。", "A withdrawal, fee-rate change or settlement: one super proposes, another approves."),
     "account-ban": ("申请封禁本区域的买家账户，由超级管理员审批；超级管理员可直接封禁。", "Request the ban of a buyer in your region; a super approves (or bans directly)."),
     "product-listing": ("提交商品上架：价格在预设区间内的标准商品由普通管理员审批，其余由区域管理员审批。", "Submit goods for listing: standard goods within the band go to a normal admin, others to a regional admin."),
+    "admin-appointment": ("任命普通管理员为区域管理员，或免去区域管理员：由一位超级管理员提议，另一位超级管理员审批后生效。", "Appoint a normal admin as regional admin, or remove one: one super proposes, another approves."),
     "price-change": ("改价：区域及以上直接生效并留痕；普通管理员的改价需上级确认后生效。", "Change a price: regional and up directly; a normal admin's change waits for confirmation."),
 }
 OPERATION_TEXT = {
@@ -99,6 +100,14 @@ def overrides_for(kind: str, console: Console, admins: list[dict[str, Any]]) -> 
             "target_tier": {"choices": tuple((k, tier_text(k, lang)) for k in ("normal", "super") if k == "normal" or actor.tier == "super")},
             "reviewers": {"choices": tuple((a["username"], f"{a['display_name']}（{tier_text(a['tier'], lang)}）") for a in reviewers), "count": 3},
         }
+    if kind == "admin-appointment":
+        movable = [a for a in admins if a["status"] == "active" and a["username"] != actor.id and a["tier"] in ("normal", "regional")]
+        return {
+            "admin": {"widget": "select", "choices": tuple((a["username"], f"{a['display_name']}（{a['username']}，{tier_text(a['tier'], lang)}）") for a in movable)},
+            "change": {"choices": (("appoint", "任命为区域管理员" if lang == "zh" else "Appoint as regional admin"), ("remove", "免去区域管理员" if lang == "zh" else "Remove as regional admin"))},
+            "regions": {"choices": tuple((r.key, region_text(r.key, lang)) for r in DEFAULT_REGIONS),
+                        "help": "任命：所辖区域；免职：保留的一个区域（不选则保留第一个）" if lang == "zh" else "appoint: the regions to govern; remove: the one region kept (none: their first)"},
+        }
     if kind == "fund-operation":
         return {"operation": {"choices": tuple((k, _pair(v, lang)) for k, v in OPERATION_TEXT.items())}}
     if kind == "account-ban":
@@ -151,7 +160,7 @@ def StartPage():
 
     @use_effect(dependencies=[chosen])
     async def load():
-        if chosen == "promotion":
+        if chosen in ("promotion", "admin-appointment"):
             set_admins(await list_admins())
 
     cards = [
@@ -163,7 +172,7 @@ def StartPage():
         for kind in kinds
     ]
     body: Any = ""
-    if chosen is not None and (chosen != "promotion" or admins is not None):
+    if chosen is not None and (chosen not in ("promotion", "admin-appointment") or admins is not None):
         spec = BY_KIND[chosen]
         initial = {k: v for k, v in params.items() if k != "kind"}
         fields = fields_of(spec.input, lang, skip=SKIP.get(chosen, ()), overrides=overrides_for(chosen, console, admins or []))

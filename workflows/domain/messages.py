@@ -73,6 +73,8 @@ class TaskChange(msgspec.Struct, frozen=True, kw_only=True):
     remind_at: datetime | None = None
     reason: str = ""
     region: str | None = None
+    priority: int | None = None
+    """An escalation's raised priority."""
     at: datetime
     seq: int = 0
     """Orders changes of one task, so a retried write never rewinds a later one."""

@@ -84,4 +84,26 @@ class TierLadder:
         return None
 
 
+TOP_CAP_RANGE = (1, 3)
+"""The top tier (super) always has a cap, between 1 and 3 admins (SPEC §2: 1–3, enforced)."""
+
+
+def check_cap(ladder: TierLadder, key: str, cap: int | None, headcount: int) -> tuple[str, str] | None:
+    """Why tier ``key`` cannot be given this cap, or None: (code, reason)."""
+    if key not in ladder:
+        return ("unknown_tier", f"there is no tier {key!r}")
+    tier = ladder[key]
+    low, high = TOP_CAP_RANGE
+    if key == ladder.top.key and (cap is None or not low <= cap <= high):
+        return ("cap_out_of_range", f"the {tier.name_en} tier holds {low} to {high} admins ({tier.name_zh}须为{low}–{high}人)")
+    if cap is not None and cap < 1:
+        return ("cap_out_of_range", "a cap is at least 1 (no cap: leave it empty)")
+    if cap is not None and cap < headcount:
+        return (
+            "cap_below_headcount",
+            f"the {tier.name_en} tier has {headcount} admins now; a cap of {cap} would leave it over (现有{headcount}人)",
+        )
+    return None
+
+
 DEFAULT_LADDER = TierLadder()

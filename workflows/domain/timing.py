@@ -39,6 +39,7 @@ DEFAULT_TIMINGS: dict[str, StepTiming] = {
     "permission-grant.approve": StepTiming(due=DAY, remind_before=4 * HOUR),
     "fund-operation.approve": StepTiming(due=DAY, remind_before=4 * HOUR),
     "risk-review.review": StepTiming(due=DAY, remind_before=4 * HOUR),
+    "admin-appointment.approve": StepTiming(due=3 * DAY, remind_before=DAY),
 }
 
 
