@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workflows import permission_grant
 from workflows import merchant_onboarding, price_change, product_listing
-from workflows import account_ban, promotion, risk_review
+from workflows import account_ban, promotion, risk_review, risk_rule_change
 from workflows import dispute, fund_operation
 from workflows.spec import WorkflowSpec
 
@@ -16,6 +16,7 @@ REGISTRY: tuple[WorkflowSpec, ...] = (
     account_ban.SPEC,
     promotion.SPEC,
     risk_review.SPEC,
+    risk_rule_change.SPEC,
     fund_operation.SPEC,
     dispute.SPEC,
 )

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from temporalio import activity
 
-from activities.risk.backtest import BacktestReport, backtest
+from activities.risk.backtest import BacktestReport, compare
 from activities.risk.rules import DEFAULT_RULES, RiskRule, RuleChange, apply_change
 
 
@@ -64,7 +64,7 @@ async def run_backtest(rule_key: str, change: RuleChange, days: int, at: datetim
     before = (await load_rules())[rule_key]
     after = apply_change(before, change)
     history = await load_history(now, max(days, get_settings().risk_lookback_days))
-    return backtest(history, before, after, since=now - timedelta(days=days), until=now, days=days)
+    return compare(history, before, after, since=now - timedelta(days=days), until=now, days=days)
 
 
 class RiskActivities:

@@ -66,7 +66,7 @@ def _episode(f: Finding) -> tuple:
     return (f.subject_kind, f.subject, f.rows[0] if f.rows else f.key)
 
 
-def backtest(history: History, before: RiskRule, after: RiskRule, *, since: datetime, until: datetime, days: int) -> BacktestReport:
+def compare(history: History, before: RiskRule, after: RiskRule, *, since: datetime, until: datetime, days: int) -> BacktestReport:
     old = _run(history, before, since)
     new = _run(history, after, since)
     old_keys, new_keys = {_episode(f) for f in old}, {_episode(f) for f in new}

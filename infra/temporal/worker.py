@@ -48,6 +48,13 @@ def activity_functions() -> list:
     return functions
 
 
+def workflow_classes() -> list[type]:
+    """Every registered process, and the standing workflows (``infra/temporal/schedules.py``)."""
+    from infra.temporal.schedules import STANDING
+
+    return [spec.workflow for spec in REGISTRY] + [s.workflow for s in STANDING]
+
+
 def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
@@ -58,7 +65,7 @@ def replayer() -> "Replayer":
 
     from infra.temporal.converter import DATA_CONVERTER
 
-    return Replayer(workflows=[spec.workflow for spec in REGISTRY], data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
+    return Replayer(workflows=workflow_classes(), data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
 
 
 def build_worker(client: Client, settings: Settings | None = None, *, task_queue: str | None = None) -> Worker:
@@ -69,7 +76,7 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[spec.workflow for spec in REGISTRY],
+        workflows=workflow_classes(),
         activities=activity_functions(),
         workflow_runner=workflow_runner(),
     )
@@ -92,6 +99,9 @@ async def run_worker(settings: Settings | None = None) -> None:
 
         await ensure_search_attributes(client)
     worker = build_worker(client, settings)
+    from infra.temporal.schedules import ensure_standing
+
+    await ensure_standing(client, settings)
     log.info(
         "worker polling task queue %r on %s (%d workflows)",
         settings.task_queue, settings.temporal_address, len(REGISTRY),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from activities.risk.backtest import backtest
+from activities.risk.backtest import compare
 from activities.risk.baseline import robust, score
 from activities.risk.detectors import History, OrderRow, PriceEditRow, ReadRow, SettlementRow, scan
 from activities.risk.quality import labelled_history, measure
@@ -145,9 +145,9 @@ def test_a_backtest_counts_both_versions_over_the_same_days_with_examples():
     history, _ = labelled_history(NOW, rng_seed=11)
     before = DEFAULT_RULES["brushing"]
     after = apply_change(before, RuleChange(params={"min_orders": 30}))
-    report = backtest(history, before, after, since=NOW - timedelta(days=60), until=NOW, days=60)
+    report = compare(history, before, after, since=NOW - timedelta(days=60), until=NOW, days=60)
     assert report.signals_before > 0 and report.signals_after < report.signals_before
     assert report.dropped == report.signals_before - report.signals_after and report.dropped_examples
     assert report.major  # min_orders moved by far more than a quarter
-    looser = backtest(history, before, apply_change(before, RuleChange(params={"min_orders": 9})), since=NOW - timedelta(days=60), until=NOW, days=60)
+    looser = compare(history, before, apply_change(before, RuleChange(params={"min_orders": 9})), since=NOW - timedelta(days=60), until=NOW, days=60)
     assert looser.major == [] and looser.examples and looser.examples[0].explanation
