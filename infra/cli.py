@@ -154,5 +154,9 @@ def audit_verify() -> None:
     sys.exit(0 if result.ok else 1)
 
 
+from infra.risk_cli import risk  # noqa: E402  (a group of its own module)
+
+main.add_command(risk)
+
 if __name__ == "__main__":
     main()
