@@ -61,10 +61,11 @@ async def run_backtest(rule_key: str, change: RuleChange, days: int, at: datetim
     from infra.settings import get_settings
 
     now = at or datetime.now(UTC)
-    before = (await load_rules())[rule_key]
+    rules = await load_rules()
+    before = rules[rule_key]
     after = apply_change(before, change)
     history = await load_history(now, max(days, get_settings().risk_lookback_days))
-    return compare(history, before, after, since=now - timedelta(days=days), until=now, days=days)
+    return compare(history, before, after, since=now - timedelta(days=days), until=now, days=days, others=list(rules.values()))
 
 
 class RiskActivities:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import msgspec
 
-from activities.risk.detectors import DETECTORS, Finding, History
+from activities.risk.detectors import Finding, History, scan
 from activities.risk.rules import RiskRule, major_reasons
 
 EXAMPLES = 5
@@ -55,10 +55,10 @@ def _example(f: Finding) -> BacktestExample:
     )
 
 
-def _run(history: History, rule: RiskRule, since: datetime) -> list[Finding]:
-    if not rule.enabled:
-        return []
-    return DETECTORS[rule.detector](history, rule, since)
+def _run(history: History, rule: RiskRule, others: list[RiskRule], since: datetime) -> list[Finding]:
+    """The rule's findings in a whole scan, so what other rules explain better is left out
+    exactly as a real scan leaves it out."""
+    return [f for f in scan(history, [*others, rule], since) if f.rule == rule.key]
 
 
 def _episode(f: Finding) -> tuple:
@@ -66,9 +66,13 @@ def _episode(f: Finding) -> tuple:
     return (f.subject_kind, f.subject, f.rows[0] if f.rows else f.key)
 
 
-def compare(history: History, before: RiskRule, after: RiskRule, *, since: datetime, until: datetime, days: int) -> BacktestReport:
-    old = _run(history, before, since)
-    new = _run(history, after, since)
+def compare(
+    history: History, before: RiskRule, after: RiskRule, *, since: datetime, until: datetime, days: int, others: list[RiskRule] | None = None
+) -> BacktestReport:
+    """``others``: the other rules in force (their findings are computed, not reported)."""
+    others = [r for r in (others or []) if r.key != before.key]
+    old = _run(history, before, others, since)
+    new = _run(history, after, others, since)
     old_keys, new_keys = {_episode(f) for f in old}, {_episode(f) for f in new}
     added = [f for f in new if _episode(f) not in old_keys]
     dropped = [f for f in old if _episode(f) not in new_keys]
