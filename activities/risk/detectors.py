@@ -88,6 +88,8 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     explanation_en: str
     at: datetime
     """When the episode began."""
+    tier: str | None = None
+    """The reviewing tier, when no rule names it (a signal the platform reports in)."""
 
 
 def _key(rule: RiskRule, *parts: object) -> str:

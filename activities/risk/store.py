@@ -137,7 +137,8 @@ def review_input(findings: list[Finding], rules: dict[str, RiskRule]):
     return RiskSignalInput(
         signal=top.signal, subject_kind=top.subject_kind, subject=top.subject, region=top.region,  # type: ignore[arg-type]
         score=top.score, explanation=explanation[:4000], evidence=evidence[:MAX_REVIEW_EVIDENCE],
-        baseline=top.baseline | {"rule": top.rule, "signals": len(findings)}, tier=rules[top.rule].tier,  # type: ignore[arg-type]
+        baseline=top.baseline | {"rule": top.rule, "signals": len(findings)},
+        tier=rules[top.rule].tier if top.rule in rules else top.tier,  # type: ignore[arg-type]
     )
 
 
@@ -170,6 +171,7 @@ async def record_signals(
     """
     from infra.temporal.processes import ProcessError, start_process
     from workflows.process import Start
+    from workflows.risk_review import ROUTES
     from workflows.risk_review import SPEC as REVIEW
 
     keys = [f.key for f in findings]
@@ -199,7 +201,7 @@ async def record_signals(
             reviews.append(
                 OpenedReview(
                     process_id=process_id, signal=signal, subject_kind=subject_kind, subject=subject, region=top.region,
-                    tier=rules[top.rule].tier, findings=len(group), joined=joined,
+                    tier=rules[top.rule].tier if top.rule in rules else (top.tier or ROUTES[signal]), findings=len(group), joined=joined,
                 )
             )
         await RiskSignal.insert(

@@ -75,3 +75,29 @@ async def test_signals_are_read_within_scope(api):
     assert all(s["region"] == "game-cards" and s["signal"] != "admin_misuse" for s in response.json())
     intern = await login(api, "intern-game-cards-1")
     assert (await api.get("/api/risk/signals", headers=bearer(intern))).status_code == 403
+
+
+async def test_a_reported_signal_joins_the_open_review_of_its_subject_and_signal_type(api):
+    import uuid
+
+    intake = {"Authorization": "Bearer kameng-intake-dev"}
+    buyer = f"B{uuid.uuid4().hex[:6].upper()}"
+    body = {
+        "signal": "brushing", "subject_kind": "buyer", "subject": buyer, "region": "game-cards", "score": 0.9,
+        "explanation": "40 分钟内向同一商家下单 16 笔小额点卡，远超该买家历史基线", "evidence": [{"order": "O0000123"}],
+    }
+    first = await api.post("/api/intake/risk-signals", headers=intake | {"Idempotency-Key": f"{buyer}-1"}, json=body)
+    assert first.status_code == 201, first.text
+    opened = first.json()
+    assert opened["kind"] == "risk-review" and opened["joined"] is False
+    again = await api.post("/api/intake/risk-signals", headers=intake | {"Idempotency-Key": f"{buyer}-1"}, json=body)
+    assert again.json()["process_id"] == opened["process_id"]
+    other = await api.post("/api/intake/risk-signals", headers=intake | {"Idempotency-Key": f"{buyer}-2"}, json=body | {"score": 0.95})
+    assert other.status_code == 200 and other.json() == opened | {"joined": True}
+    # another signal type about the same buyer opens a review of its own
+    duplicate = await api.post("/api/intake/risk-signals", headers=intake, json=body | {"signal": "duplicate_order"})
+    assert duplicate.status_code == 201 and duplicate.json()["process_id"] != opened["process_id"]
+    bad = await api.post("/api/intake/risk-signals", headers=intake, json=body | {"region": "mars"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "unknown_region"
+    misuse = await api.post("/api/intake/risk-signals", headers=intake, json=body | {"signal": "admin_misuse", "subject_kind": "admin", "tier": "normal"})
+    assert misuse.status_code == 422 and misuse.json()["error"]["code"] == "tier_not_allowed"
