@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from infra.risk_cli import risk
 from infra.settings import get_settings, setting_names
 
 
@@ -153,8 +154,6 @@ def audit_verify() -> None:
     click.echo(f"ok={result.ok} events={result.events} first_bad={result.first_bad} {result.problem or ''}")
     sys.exit(0 if result.ok else 1)
 
-
-from infra.risk_cli import risk  # noqa: E402  (a group of its own module)
 
 main.add_command(risk)
 

@@ -90,3 +90,12 @@ async def measure(history: History | None = None, labels: dict[str, str] | None 
             recall=round(correct / len(planted), 4) if planted else 1.0,
         )
     return QualityReport(kinds=kinds, findings=len(findings), orders=len(history.orders), price_edits=len(history.price_edits), seconds=round(seconds, 3))
+
+
+async def measure_database(now: datetime | None = None, days: int = 90) -> QualityReport:
+    """The same figures over the live database's labelled history (the demo platform's
+    ``anomaly`` columns), with the rules in force."""
+    from activities.risk.store import load_history, load_rules
+
+    history = await load_history(now or datetime.now(UTC), days)
+    return await measure(history, labels_of(history), await load_rules())

@@ -39,3 +39,18 @@ def test_risk_backtest_reports_both_versions_and_refuses_a_bad_parameter(demo):
     assert unknown.returncode != 0 and "unknown_param" in unknown.stderr
     rules = kameng("risk", "rules")
     assert rules.returncode == 0 and "brushing" in rules.stdout and "tier=regional" in rules.stdout
+
+
+async def test_the_demo_platform_s_planted_anomalies_are_measured_in_the_database(demo):
+    from datetime import datetime
+
+    from activities.risk.quality import measure_database
+    from infra.db.tables import PlatformMeta
+
+    # the platform as seeded: orders other tests report later are not the demo's history
+    seeded = await PlatformMeta.select(PlatformMeta.value).where(PlatformMeta.key == "seeded").first()
+    report = await measure_database(datetime.fromisoformat(seeded["value"]))
+    assert report.orders >= 20_000
+    for kind in ("brushing", "duplicate", "night_burst"):
+        assert report.kinds[kind].planted > 0 and report.kinds[kind].recall >= 0.9, report.kinds[kind]
+        assert report.kinds[kind].precision >= 0.9, report.kinds[kind]
