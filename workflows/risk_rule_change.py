@@ -100,7 +100,7 @@ class RiskRuleChangeWorkflow(Process):
             return await self.finish("rejected", "the proposal changes nothing", code="no_change")
         summary = {
             "rule": body.rule, "title": title, "changes": changes, "reason": body.reason, "proposed_by": proposer.id,
-            "backtest": msgspec.to_builtins(report), "major": report.major,
+            "backtest": msgspec.to_builtins(report), "major": report.major, "major_zh": report.major_zh,
         }
         approved_by = None
         if report.major:

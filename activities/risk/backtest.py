@@ -44,6 +44,7 @@ class BacktestReport(msgspec.Struct, frozen=True, kw_only=True):
     dropped_examples: list[BacktestExample]
     major: list[str]
     """Why this change needs a second super (empty: minor)."""
+    major_zh: list[str] = []
     orders: int
     price_edits: int
 
@@ -84,5 +85,6 @@ def compare(
         examples=[_example(f) for f in ranked[:EXAMPLES]],
         dropped_examples=[_example(f) for f in sorted(dropped, key=lambda f: -f.score)[:EXAMPLES]],
         major=major_reasons(before, after, len(old), len(new)),
+        major_zh=major_reasons(before, after, len(old), len(new), "zh"),
         orders=len(history.orders), price_edits=len(history.price_edits),
     )

@@ -151,20 +151,27 @@ MAJOR_SIGNAL_SWING = 0.5
 """A change whose backtest raises or drops more than this share of the signals is major."""
 
 
-def major_reasons(before: RiskRule, after: RiskRule, signals_before: int, signals_after: int) -> list[str]:
+def major_reasons(before: RiskRule, after: RiskRule, signals_before: int, signals_after: int, lang: str = "en") -> list[str]:
     """Why a change needs a second super (empty: a minor change, applied once backtested)."""
+    zh = lang == "zh"
     reasons = []
     if before.enabled and not after.enabled:
-        reasons.append("turns the rule off")
+        reasons.append("停用该规则" if zh else "turns the rule off")
     if TIER_RANK[after.tier] < TIER_RANK[before.tier]:
-        reasons.append(f"sends its reviews down from {before.tier} to {after.tier}")
+        reasons.append(f"审核级别由 {before.tier} 降为 {after.tier}" if zh else f"sends its reviews down from {before.tier} to {after.tier}")
     for name, value in after.params.items():
         old = before.params.get(name, value)
         if old != value and (old == 0 or abs(value - old) / abs(old) > MAJOR_PARAM_MOVE):
-            reasons.append(f"moves {name} from {old:g} to {value:g} (more than {MAJOR_PARAM_MOVE:.0%})")
+            reasons.append(
+                f"{name} 由 {old:g} 调为 {value:g}（变动超过 {MAJOR_PARAM_MOVE:.0%}）" if zh
+                else f"moves {name} from {old:g} to {value:g} (more than {MAJOR_PARAM_MOVE:.0%})"
+            )
     swing = abs(signals_after - signals_before)
     if swing and swing > MAJOR_SIGNAL_SWING * max(signals_before, 1):
-        reasons.append(f"changes the signals raised over the backtest from {signals_before} to {signals_after}")
+        reasons.append(
+            f"回测信号数由 {signals_before} 变为 {signals_after}" if zh
+            else f"changes the signals raised over the backtest from {signals_before} to {signals_after}"
+        )
     return reasons
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, Router, post
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter
 
 from api.errors import ApiError, error_responses
@@ -141,7 +142,10 @@ class RiskSignalAccepted(msgspec.Struct, frozen=True):
     tags=["intake"],
     dependencies=SERVICE,
     status_code=201,
-    responses=INTAKE_ERRORS,
+    responses={
+        **INTAKE_ERRORS,
+        200: ResponseSpec(data_container=RiskSignalAccepted, description="Joined the open review of the same subject and signal type"),
+    },
 )
 async def risk_signals(
     request: Request,

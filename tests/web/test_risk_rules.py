@@ -34,3 +34,29 @@ async def test_a_super_backtests_and_proposes_a_rule_change_and_a_regional_is_re
     regional = await console_as(browser, live_web, "regional-game-cards", "/risk")
     await regional.wait_for_selector("#refusal[role=alert]")
     assert await regional.query_selector("[data-nav=risk]") is None
+
+
+async def test_a_super_reads_an_admin_misuse_review_opened_by_the_scan(live_web, browser, artifacts, dev_server, web_task_queue):
+    from datetime import UTC, datetime
+
+    from activities.risk.detectors import scan
+    from activities.risk.store import load_history, load_rules, record_signals
+    from infra.seed import BURST_ADMIN
+    from workflows.process import ProcessConfig
+
+    rules = await load_rules()
+    history = await load_history(datetime.now(UTC), 90)
+    findings = scan(history, [rules["admin_off_hours_edits"]])  # only this rule: other tests' inboxes stay as they are
+    _, reviews = await record_signals(findings, rules, client=dev_server.client, task_queue=web_task_queue, config=ProcessConfig(search_attributes=True), now=datetime.now(UTC))
+    [review] = [r for r in reviews if r.subject == BURST_ADMIN] or [None]
+    assert review is not None and review.tier == "super"
+
+    sup = await console_as(browser, live_web, "super-3")
+    await sup.wait_for_selector(f"tr[data-task^='{review.process_id}:']", timeout=30_000)
+    await sup.click(f"tr[data-task^='{review.process_id}:'] [data-open]")
+    await sup.wait_for_selector("#evidence [data-section=risk]")
+    explained = await sup.query_selector_all("#evidence ol.km-explain li")
+    assert len(explained) == len([f for f in findings if f.subject == BURST_ADMIN])
+    text = await sup.inner_text("#evidence")
+    assert "连续改价" in text and "median/MAD" in text
+    await shot(sup, artifacts, "task-risk-admin-misuse")

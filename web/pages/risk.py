@@ -241,7 +241,7 @@ def _message(lang: str, message):
 
 def _report(lang: str, report):
     verdict = (
-        _text(lang, "重大变更，需另一位超级管理员复核：", "Major change, needs a second super: ") + "；".join(report.major)
+        _text(lang, "重大变更，需另一位超级管理员复核：", "Major change, needs a second super: ") + _text(lang, "；".join(report.major_zh), "; ".join(report.major))
         if report.major
         else _text(lang, "轻微变更：提交后直接生效", "Minor change: applied once proposed")
     )
