@@ -151,3 +151,9 @@ def test_a_backtest_counts_both_versions_over_the_same_days_with_examples():
     assert report.major  # min_orders moved by far more than a quarter
     looser = compare(history, before, apply_change(before, RuleChange(params={"min_orders": 9})), since=NOW - timedelta(days=60), until=NOW, days=60)
     assert looser.major == [] and looser.examples and looser.examples[0].explanation
+
+
+def test_an_empty_platform_raises_nothing():
+    assert scan(History(), DEFAULT_RULES.values()) == []
+    lone = _orders("B1", "M1", [NOW])
+    assert scan(History(orders=lone), DEFAULT_RULES.values()) == []
