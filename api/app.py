@@ -21,6 +21,7 @@ from api.routes.inbox import inbox
 from api.routes.intake import intake_router
 from api.routes.processes import processes_router
 from api.routes.tiers import TIER_ROUTES
+from api.routes.risk import RISK_ROUTES
 from api.temporal import TemporalHandle
 from infra.db.engine import bind_tables, close_pool, start_pool
 from infra.settings import Settings, get_settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             intake_router(),
             *DATA_ROUTES,
             *TIER_ROUTES,
+            *RISK_ROUTES,
             health,
             ui_router(),
             create_static_files_router(path="/static/swagger", directories=[swagger_ui_path], include_in_schema=False),

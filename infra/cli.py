@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from infra.risk_cli import risk
 from infra.settings import get_settings, setting_names
 
 
@@ -265,6 +266,7 @@ def audit_export(process_id: str, out: str | None) -> None:
         for line in lines:
             click.echo(line.decode())
 
+main.add_command(risk)
 
 if __name__ == "__main__":
     main()

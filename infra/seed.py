@@ -156,9 +156,19 @@ class DemoPlan:
     price_changes: list[Row] = field(default_factory=list)
 
 
-def build_plan(now: datetime, rng_seed: int = 2026) -> DemoPlan:
-    """The whole demo platform in memory: the same ``now`` and seed give the same plan."""
-    return _Builder(now, random.Random(rng_seed)).build()
+class PlanSizes(msgspec.Struct, frozen=True, kw_only=True):
+    """How big a generated platform is (the demo's by default; risk-quality tests vary it)."""
+
+    buyers: int = N_BUYERS
+    orders: int = N_ORDERS
+    rings: int = N_RINGS
+    duplicate_pairs: int = N_DUPLICATE_PAIRS
+    burst_nights: int = N_BURST_NIGHTS
+
+
+def build_plan(now: datetime, rng_seed: int = 2026, sizes: PlanSizes = PlanSizes()) -> DemoPlan:
+    """The whole demo platform in memory: the same ``now``, seed and sizes give the same plan."""
+    return _Builder(now, random.Random(rng_seed), sizes).build()
 
 
 class _Edit(NamedTuple):
@@ -172,8 +182,8 @@ class _Edit(NamedTuple):
 
 
 class _Builder:
-    def __init__(self, now: datetime, rng: random.Random) -> None:
-        self.now, self.rng, self.plan = now, rng, DemoPlan()
+    def __init__(self, now: datetime, rng: random.Random, sizes: PlanSizes = PlanSizes()) -> None:
+        self.now, self.rng, self.plan, self.sizes = now, rng, DemoPlan(), sizes
         self.region_keys = [r.key for r in DEFAULT_REGIONS]
         self.normals: dict[str, list[str]] = defaultdict(list)
         for login in DEMO_LOGINS:
@@ -309,7 +319,7 @@ class _Builder:
 
     def buyers(self) -> None:
         rng = self.rng
-        for i in range(N_BUYERS):
+        for i in range(self.sizes.buyers):
             region = rng.choice(self.region_keys)
             ops = [
                 dict(
@@ -347,7 +357,7 @@ class _Builder:
             for key, pool in pools.items()
         }
         activity = list(accumulate(rng.paretovariate(1.5) for _ in plan.buyers))
-        for buyer in rng.choices(plan.buyers, cum_weights=activity, k=N_ORDERS):
+        for buyer in rng.choices(plan.buyers, cum_weights=activity, k=self.sizes.orders):
             key = buyer["region"] if rng.random() < 0.8 else "*"
             product = rng.choices(pools[key], cum_weights=weights[key])[0]
             quantity = rng.choices(*_QUANTITIES.get(product["category"], ((1,), (1,))))[0]
@@ -367,7 +377,7 @@ class _Builder:
                 cheap[product["merchant"]].append(product)
         merchants = [m for m in plan.merchants if len(cheap[m["code"]]) >= 2]
         used: set[str] = set()
-        for n, merchant in enumerate(rng.sample(merchants, min(N_RINGS, len(merchants))), start=1):
+        for n, merchant in enumerate(rng.sample(merchants, min(self.sizes.rings, len(merchants))), start=1):
             region = merchant["region"]
             locals_ = [b for b in plan.buyers if b["region"] == region and b["code"] not in used]
             ring = rng.sample(locals_, rng.randint(3, 5))
@@ -386,7 +396,7 @@ class _Builder:
         products = {p["sku"]: p for p in plan.products}
         buyers = {b["code"]: b for b in plan.buyers}
         organic = [o for o in plan.orders if o["anomaly"] is None and o["status"] == "completed"]
-        for n, template in enumerate(rng.sample(organic, N_DUPLICATE_PAIRS), start=1):
+        for n, template in enumerate(rng.sample(organic, self.sizes.duplicate_pairs), start=1):
             buyer, product = buyers[template["buyer"]], products[template["product"]]
             first = self.moment((1, 89))
             second = first + timedelta(seconds=rng.randint(20, 150))
@@ -440,7 +450,7 @@ class _Builder:
             at = self.moment((1, 89), hours=range(9, 19))
             edits.append(_Edit(product, at, editor.username, None, rng.uniform(0.88, 1.12)))
         (burst_region,) = next(d.regions for d in DEMO_LOGINS if d.username == BURST_ADMIN)
-        for day in rng.sample(range(3, 45), N_BURST_NIGHTS):
+        for day in rng.sample(range(3, 45), self.sizes.burst_nights):
             start = datetime.combine((self.now - timedelta(days=day)).date(), time(2, 0), UTC)
             start += timedelta(minutes=rng.randint(10, 90))
             for product in rng.sample(by_region[burst_region], rng.randint(8, 14)):

@@ -53,6 +53,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Public keys (base64, comma-separated) of retired seal keys: their seals still verify."""
     audit_seal_minutes: int = 60
     """How often the standing ``audit-seal`` workflow seals the chain's head."""
+    risk_scan_seconds: int = 300
+    """How long the standing risk scan sleeps between two scans (0: workers do not start it)."""
+    risk_lookback_days: int = 90
+    """How much event history the risk scan reads (and learns its baselines from)."""
     temporal_metrics_prometheus: str = ""
     """``host:port`` where a worker serves the Temporal SDK's metrics for Prometheus; without
     it they go to the OTLP endpoint when one is set."""

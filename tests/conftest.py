@@ -28,6 +28,9 @@ os.environ["KAMENG_DEMO_PASSWORD"] = "kameng-demo"
 # The time-skipping test server has no operator service to register search attributes with;
 # tests on the real dev server turn them back on.
 os.environ["KAMENG_SEARCH_ATTRIBUTES"] = "false"
+# Workers started as processes (scale-out, `kameng dev`) leave the shared test database's
+# risk reviews alone; the risk tests start the standing scan themselves.
+os.environ.setdefault("KAMENG_RISK_SCAN_SECONDS", "0")
 if _PG_ADMIN_URL:
     os.environ["KAMENG_DATABASE_URL"] = _PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + _PG_DB
 else:

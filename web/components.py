@@ -26,6 +26,7 @@ PAGE_PERMISSIONS: dict[str, str | None] = {
     "dashboard": None,
     "directory": "admins.appoint_regional",
     "audit": "audit.view",
+    "risk": "risk.define_rules",
 }
 """The permission a page needs; the nav hides what the policy denies and a typed URL is refused."""
 
@@ -38,6 +39,7 @@ ROUTES = {
     "/dashboard": "dashboard",
     "/directory": "directory",
     "/audit": "audit",
+    "/risk": "risk",
 }
 
 
@@ -165,6 +167,7 @@ def Nav(current: str):
         ("/dashboard", "dashboard", "nav_docs" if intern else "nav_dashboard", None),
         ("/directory", "directory", "nav_directory", "admins.appoint_regional"),
         ("/audit", "audit", "nav_audit", "audit.view"),
+        ("/risk", "risk", "nav_risk", "risk.define_rules"),
     ]
     return html.nav(
         {"class_name": "km-nav", "aria-label": "main"},
@@ -222,7 +225,7 @@ def Page(name: str):
 
 
 def page_body(name: str):
-    from web.pages import admin, case, dashboard, inbox, reviews, start, task
+    from web.pages import admin, case, dashboard, inbox, reviews, risk, start, task
 
     return {
         "inbox": inbox.InboxPage,
@@ -233,4 +236,5 @@ def page_body(name: str):
         "dashboard": dashboard.DashboardPage,
         "directory": admin.DirectoryPage,
         "audit": admin.AuditPage,
+        "risk": risk.RiskRulesPage,
     }[name]()

@@ -56,6 +56,8 @@ def value_view(key: str, value: Any, lang: str):
         return html.span(f"{float(value):.0%}")
     if key == "fee_rate_bps" and isinstance(value, int):
         return html.span(f"{value / 100:.2f}%")
+    if key == "explanation" and isinstance(value, str) and "\n" in value:  # one line per signal of a risk review
+        value = [line.removeprefix("· ") for line in value.splitlines() if line.strip()]
     if key == "explanation" and isinstance(value, list):
         return html.ol({"class_name": "km-explain"}, [html.li({"key": str(i)}, str(v)) for i, v in enumerate(value)])
     if key == "missing" and isinstance(value, list):

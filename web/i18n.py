@@ -38,6 +38,7 @@ TEXT: dict[str, dict[str, str]] = {
     "nav_docs": {"zh": "文档与提示", "en": "Docs & hints"},
     "nav_directory": {"zh": "管理员名录", "en": "Admin directory"},
     "nav_audit": {"zh": "审计日志", "en": "Audit trail"},
+    "nav_risk": {"zh": "风控规则", "en": "Risk rules"},
     # refusals
     "refused_title": {"zh": "无权访问", "en": "Not available to you"},
     "refused_page": {

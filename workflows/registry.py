@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workflows import permission_grant
 from workflows import merchant_onboarding, price_change, product_listing
-from workflows import account_ban, promotion, risk_review
+from workflows import account_ban, promotion, risk_review, risk_rule_change
 from workflows import dispute, fund_operation
 from workflows import admin_appointment
 from workflows.spec import WorkflowSpec
@@ -17,6 +17,7 @@ REGISTRY: tuple[WorkflowSpec, ...] = (
     account_ban.SPEC,
     promotion.SPEC,
     risk_review.SPEC,
+    risk_rule_change.SPEC,
     fund_operation.SPEC,
     dispute.SPEC,
     admin_appointment.SPEC,

@@ -40,6 +40,10 @@ class RiskSignalInput(msgspec.Struct, frozen=True, kw_only=True):
     """How unusual against the actor's own baseline (0 ordinary, 1 extreme)."""
     explanation: Annotated[str, msgspec.Meta(min_length=4, max_length=4000)]
     evidence: list[dict[str, Any]] = []
+    baseline: dict[str, Any] = {}
+    """The actor's own baseline the score was measured against (median, MAD, buckets...)."""
+    tier: Literal["super", "regional", "normal"] | None = None
+    """The reviewing tier a risk rule names; by default the signal's (``ROUTES``)."""
 
 
 class DismissInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,6 +71,8 @@ def check_signal(body: RiskSignalInput, actor: Actor | None, now: datetime | Non
         return ("region_required", "a buyer, merchant or order signal names its region")
     if (body.signal == "admin_misuse") != (body.subject_kind == "admin"):
         return ("subject_mismatch", "admin misuse is about an admin, and an admin is reviewed only for misuse")
+    if body.signal == "admin_misuse" and body.tier not in (None, "super"):
+        return ("tier_not_allowed", "admin misuse is reviewed by super admins only")
     if actor is not None:
         decision = DEFAULT_POLICY.can(actor, "risk.flag", Subject(kind=body.subject_kind, id=body.subject, region=body.region), now=now or datetime.now(UTC))
         if not decision.allowed:
@@ -100,12 +106,14 @@ class RiskReviewWorkflow(Process):
             "signal": signal.signal, "subject_kind": signal.subject_kind, "subject": signal.subject,
             "region": signal.region, "score": signal.score, "explanation": signal.explanation, "rows": signal.evidence,
         }
+        if signal.baseline:
+            evidence["baseline"] = signal.baseline
         if signal.signal == "duplicate_order":
             evidence["hint_zh"] = f"系统提示：{SUBJECTS_ZH[signal.subject_kind]} {signal.subject} 疑似重复下单"
         decided = await self.human_step(
             "review",
             title=f"风控审核：{SIGNALS_ZH[signal.signal]} · {SUBJECTS_ZH[signal.subject_kind]} {signal.subject}",
-            tier=ROUTES[signal.signal], actions=actions, subject=subject, evidence=evidence, excluded=excluded,
+            tier=signal.tier or ROUTES[signal.signal], actions=actions, subject=subject, evidence=evidence, excluded=excluded,
         )
         outcome = OUTCOMES[decided.action]
         result: dict[str, Any] = {"signal": signal.signal, "subject": f"{signal.subject_kind}:{signal.subject}", "decided_by": decided.actor.id}

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, Router, post
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter
 
 from api.errors import ApiError, error_responses
@@ -23,6 +24,8 @@ from infra.temporal.processes import ProcessError, deliver_event, start_process,
 from workflows.domain.messages import AuditRecord
 from workflows.process import ActionResult, PlatformEventInput, ProcessConfig, Start
 from workflows.registry import BY_KIND, REGISTRY
+from workflows.risk_review import SPEC as RISK_REVIEW
+from workflows.risk_review import RiskSignalInput, check_signal
 from workflows.spec import WorkflowSpec
 
 SERVICE = {"service": Provide(provide_service)}
@@ -31,9 +34,8 @@ INTAKE_ERRORS = error_responses(400, 401, 404, 409, 422)
 STARTS = {
     "merchant-applications": "merchant-onboarding",
     "disputes": "dispute",
-    "risk-signals": "risk-review",
 }
-"""Intake path -> the process kind it starts."""
+"""Intake path -> the process kind it starts (risk signals have a route of their own)."""
 
 
 def _intake_start(path: str, spec: WorkflowSpec):
@@ -126,8 +128,71 @@ async def order_events(
     return result
 
 
+class RiskSignalAccepted(msgspec.Struct, frozen=True):
+    process_id: str
+    kind: str
+    joined: bool
+    """True when a review of this subject and signal type was already open: the signal joined it."""
+
+
+@post(
+    "/api/intake/risk-signals",
+    operation_id="intake_risk_signals",
+    summary="Intake: 风控审核 (Risk review): a risk signal opens a review, or joins the subject's open one",
+    tags=["intake"],
+    dependencies=SERVICE,
+    status_code=201,
+    responses={
+        **INTAKE_ERRORS,
+        200: ResponseSpec(data_container=RiskSignalAccepted, description="Joined the open review of the same subject and signal type"),
+    },
+)
+async def risk_signals(
+    request: Request,
+    service: Service,
+    data: Annotated[RiskSignalInput, Body(title="Risk signal", examples=_examples(RISK_REVIEW.example))],
+) -> Response[RiskSignalAccepted]:
+    """Stored as a signal like the scan's findings, so one subject has one open review per
+    signal type whoever reports it; the same Idempotency-Key answers with the same review."""
+    from datetime import UTC, datetime
+
+    from activities.risk.detectors import Finding
+    from activities.risk.store import load_rules, record_signals
+    from infra.db.tables import RiskSignal
+
+    problem = check_signal(data, None)
+    if problem is not None:
+        raise ApiError(422, *problem)
+    header = idempotency_key(request)
+    key = "intake:" + hashlib.sha256(f"platform\n{header or uuid.uuid4().hex}".encode()).hexdigest()[:24]
+    now = datetime.now(UTC)
+    finding = Finding(
+        key=key, rule="intake", signal=data.signal, subject_kind=data.subject_kind, subject=data.subject, region=data.region,
+        score=data.score, baseline=dict(data.baseline), evidence=[dict(row) for row in data.evidence],
+        rows=[f"intake:{key}"], explanation=data.explanation, explanation_en=data.explanation, at=now, tier=data.tier,
+    )
+    settings = request.app.state.settings
+    client = await request.app.state.temporal.client()
+    _, reviews = await record_signals(
+        [finding], await load_rules(), client=client, task_queue=settings.task_queue,
+        config=ProcessConfig(search_attributes=settings.search_attributes), now=now,
+    )
+    if reviews:
+        process_id, joined = reviews[0].process_id, reviews[0].joined
+    else:  # the same key again: the review it opened or joined
+        row = await RiskSignal.select(RiskSignal.process_id, RiskSignal.status).where(RiskSignal.key == key).first()
+        process_id, joined = row["process_id"], row["status"] == "joined"
+    await append(
+        AuditRecord(
+            actor="platform", actor_tier="service", action="intake.risk-signals", target=f"process:{process_id}",
+            outcome="joined" if joined else "accepted", source=service.source, process_id=process_id,
+        )
+    )
+    return Response(RiskSignalAccepted(process_id=process_id, kind=RISK_REVIEW.kind, joined=joined), status_code=200 if joined else 201)
+
+
 def intake_router() -> Router:
-    handlers: list = [order_events]
+    handlers: list = [order_events, risk_signals]
     for path, kind in STARTS.items():
         if kind in BY_KIND:
             handlers.append(_intake_start(path, BY_KIND[kind]))

@@ -243,6 +243,45 @@ class LedgerEntry(Table, tablename="ledger_entry"):
     details = JSON()
 
 
+class RiskRule(Table, tablename="risk_rule"):
+    """A risk rule as a super last changed it (the shipped defaults live in code until then)."""
+
+    key = Varchar(length=64, unique=True)
+    detector = Varchar(length=32)
+    signal = Varchar(length=32)
+    tier = Varchar(length=32)
+    enabled = Boolean(default=True)
+    params = JSON()
+    version = Integer(default=0)
+    updated_by = Varchar(length=64, null=True, default=None)
+    updated_at = Timestamptz()
+    process_id = Varchar(length=200, null=True, default=None)
+    """The risk-rule-change process that made this version."""
+
+
+class RiskSignal(Table, tablename="risk_signal"):
+    """One finding of a risk rule: an episode, found once however often the history is scanned."""
+
+    key = Varchar(length=100, unique=True)
+    rule = Varchar(length=64, index=True)
+    signal = Varchar(length=32)
+    subject_kind = Varchar(length=16)
+    subject = Varchar(length=64, index=True)
+    region = Varchar(length=64, null=True, default=None, index=True)
+    score = Real()
+    baseline = JSON()
+    evidence = JSON()
+    rows = JSON()
+    explanation = Text()
+    explanation_en = Text()
+    occurred_at = Timestamptz(index=True)
+    detected_at = Timestamptz()
+    process_id = Varchar(length=200, null=True, default=None, index=True)
+    """The risk review it opened or joined."""
+    status = Varchar(length=16, default="opened")
+    """``opened`` (started a review), ``joined`` (a review of the subject was already open)."""
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     PlatformMeta,
     Region,
@@ -261,4 +300,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     AuditEvent,
     AuditSeal,
     LedgerEntry,
+    RiskRule,
+    RiskSignal,
 )

@@ -13,7 +13,6 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import activities
 from infra.settings import Settings, get_settings
-from infra.temporal.schedules import STANDING, ensure_standing
 from workflows.registry import REGISTRY
 
 log = logging.getLogger("kameng.worker")
@@ -49,8 +48,10 @@ def activity_functions() -> list:
     return functions
 
 
-def all_workflows() -> list[type]:
-    """Every process in REGISTRY and every standing workflow (``infra/temporal/schedules.py``)."""
+def workflow_classes() -> list[type]:
+    """Every registered process, and the standing workflows (``infra/temporal/schedules.py``)."""
+    from infra.temporal.schedules import STANDING
+
     return [spec.workflow for spec in REGISTRY] + [s.workflow for s in STANDING]
 
 
@@ -64,7 +65,7 @@ def replayer() -> "Replayer":
 
     from infra.temporal.converter import DATA_CONVERTER
 
-    return Replayer(workflows=[spec.workflow for spec in REGISTRY], data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
+    return Replayer(workflows=workflow_classes(), data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
 
 
 def build_worker(client: Client, settings: Settings | None = None, *, task_queue: str | None = None) -> Worker:
@@ -75,7 +76,7 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=all_workflows(),
+        workflows=workflow_classes(),
         activities=activity_functions(),
         workflow_runner=workflow_runner(),
     )
@@ -98,7 +99,9 @@ async def run_worker(settings: Settings | None = None) -> None:
 
         await ensure_search_attributes(client)
     worker = build_worker(client, settings)
-    await ensure_standing(client, task_queue=settings.task_queue)
+    from infra.temporal.schedules import ensure_standing
+
+    await ensure_standing(client, settings)
     log.info(
         "worker polling task queue %r on %s (%d workflows)",
         settings.task_queue, settings.temporal_address, len(REGISTRY),

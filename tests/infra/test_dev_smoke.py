@@ -39,6 +39,7 @@ def start_dev(var_dir: Path, ports: dict[str, int], log_path: Path) -> subproces
         "KAMENG_PORT": str(ports["web"]),
         "KAMENG_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
         "KAMENG_TEMPORAL_UI_PORT": str(ports["ui"]),
+        "KAMENG_RISK_SCAN_SECONDS": "300",  # the product's default: the worker starts the standing scan
     }
     return subprocess.Popen(
         [sys.executable, "-m", "infra.cli", "dev"],
@@ -85,6 +86,23 @@ def child_pids(log_text: str) -> list[int]:
     return [int(line.rsplit("pid ", 1)[1].rstrip(")")) for line in log_text.splitlines() if "(pid " in line]
 
 
+def wait_for_risk_reviews(database: Path, timeout: float = 90) -> int:
+    """Risk-review tasks in the inbox once every stored signal's review has its task."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    found = 0
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database) as conn:
+            reviews = {r[0] for r in conn.execute("SELECT DISTINCT process_id FROM risk_signal WHERE process_id IS NOT NULL")}
+            tasks = {r[0] for r in conn.execute("SELECT process_id FROM task WHERE kind = 'risk-review'")}
+        found = len(reviews & tasks)
+        if reviews and reviews <= tasks:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"only {found} risk reviews have their task")
+
+
 def test_dev_runs_the_whole_product_and_stops_cleanly(tmp_path: Path) -> None:
     ports = {"web": free_port(), "temporal": free_port(), "ui": free_port()}
     var_dir = tmp_path / "var"
@@ -113,6 +131,8 @@ def test_dev_runs_the_whole_product_and_stops_cleanly(tmp_path: Path) -> None:
         assert (var_dir / "audit-seal.key").stat().st_mode & 0o777 == 0o600
         assert "demo platform loaded" in text
         assert "station-master" in text and "kameng-demo" in text
+        # The standing risk scan has run and opened the planted anomalies' reviews.
+        assert wait_for_risk_reviews(var_dir / "kameng.db") >= 3 + 1 + 15
     finally:
         code = interrupt(process) if process.poll() is None else process.returncode
     text = log_path.read_text()
