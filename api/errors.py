@@ -77,6 +77,11 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
 def handle_unexpected(request: Request, exc: Exception) -> Response:
     from infra.db.engine import is_unavailable
 
+    if isinstance(exc, RecursionError | UnicodeDecodeError):
+        # Raised while the request body is read: JSON nested past the decoder's limit, or
+        # bytes that are not UTF-8. The client's fault, and nothing was done.
+        reason = "the body nests too deeply to read" if isinstance(exc, RecursionError) else "the body is not valid UTF-8"
+        return _respond(400, "malformed_body", reason)
     if is_unavailable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return _respond(
