@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: dev test test-sqlite test-postgres install install-test system-deps record-histories bench clean
+.PHONY: dev test test-sqlite test-postgres soak install install-test system-deps record-histories bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test-sqlite: install-test
 test-postgres: install-test
 	KAMENG_TEST_POSTGRES=$(PG_TEST_URL) $(PY) -m pytest -m db || \
 	KAMENG_TEST_POSTGRES=$(PG_TEST_URL) $(PY) -m pytest -m db --last-failed --last-failed-no-failures none
+
+## The reliability suite at length: more processes, more faults, a longer load run.
+soak: install-test
+	KAMENG_SOAK=1 $(PY) -m pytest tests/reliability -p no:randomly --timeout 3600
+	KAMENG_SOAK=1 KAMENG_TEST_POSTGRES=$(PG_TEST_URL) $(PY) -m pytest tests/reliability -p no:randomly --timeout 3600
 
 ## Record workflow histories for the replay tests (commit the new files).
 record-histories: install-test

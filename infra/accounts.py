@@ -130,3 +130,21 @@ async def change_password(admin_id: int, new_password: str) -> int:
     live = await AdminSession.count().where((AdminSession.admin == admin_id) & AdminSession.revoked_at.is_null())
     await AdminSession.update({AdminSession.revoked_at: now}).where((AdminSession.admin == admin_id) & AdminSession.revoked_at.is_null())
     return live
+
+
+async def end_sessions(username: str | None = None) -> int:
+    """End every live session (of one admin, or of everyone); returns how many ended.
+
+    Sessions are random tokens kept only as SHA-256 digests, so there is no signing secret to
+    rotate: ending them is the rotation, and everyone signs in again. Audited by the caller.
+    """
+    now = datetime.now(UTC)
+    live = AdminSession.revoked_at.is_null() & (AdminSession.expires_at > now)
+    if username is not None:
+        admin = await Admin.select(Admin.id).where(Admin.username == username).first()
+        if admin is None:
+            raise LookupError(f"no admin {username!r}")
+        live &= AdminSession.admin == admin["id"]
+    count = await AdminSession.count().where(live)
+    await AdminSession.update({AdminSession.revoked_at: now}).where(live)
+    return count

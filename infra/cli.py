@@ -268,5 +268,38 @@ def audit_export(process_id: str, out: str | None) -> None:
 
 main.add_command(risk)
 
+
+@main.group()
+def sessions() -> None:
+    """Admin sessions: end them (after a suspected leak, or as a routine rotation)."""
+
+
+@sessions.command("end")
+@click.option("--admin", "username", help="Only this admin's sessions.")
+@click.option("--all", "everyone", is_flag=True, help="Every admin's sessions.")
+@click.option("--reason", required=True, help="Why (written to the audit trail).")
+def sessions_end(username: str | None, everyone: bool, reason: str) -> None:
+    """End live sessions; their holders must sign in again. Audited."""
+    from infra.accounts import end_sessions
+    from infra.db.audit import append
+    from workflows.domain.messages import AuditRecord
+
+    if bool(username) == everyone:
+        raise click.UsageError("give exactly one of --admin NAME or --all")
+
+    async def run() -> int:
+        ended = await end_sessions(username)
+        await append(AuditRecord(
+            actor="operator", actor_tier="system", action="sessions.ended", target=f"admin:{username}" if username else "admin:*",
+            outcome="done", reason=reason, source="cli", after={"ended": ended},
+        ))
+        return ended
+
+    try:
+        ended = _with_db(run)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"ended {ended} session(s)")
+
 if __name__ == "__main__":
     main()

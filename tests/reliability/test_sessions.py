@@ -90,3 +90,25 @@ async def test_sessions_end_when_they_should_and_tokens_never_leak(stack):
         AuditEvent.at > datetime.now(UTC) - timedelta(minutes=10))
     text = repr(rows)
     assert not any(token in text for token in tokens), "a session token was written to the audit trail"
+
+
+async def test_an_operator_ends_every_session_from_the_command_line(demo, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from infra.accounts import open_session, session_admin
+    from infra.db.tables import Admin
+
+    admin = await Admin.select(Admin.id).where(Admin.username == "intern-east-china-1").first()
+    mine, other = await open_session(admin["id"]), await open_session(admin["id"])
+    bystander_id = (await Admin.select(Admin.id).where(Admin.username == "intern-game-cards-1").first())["id"]
+    bystander = await open_session(bystander_id)
+    run = subprocess.run([sys.executable, "-m", "infra.cli", "sessions", "end", "--admin", "intern-east-china-1", "--reason", "疑似泄露"],
+                         capture_output=True, text=True, env=os.environ, timeout=60)
+    assert run.returncode == 0 and "ended 2 session(s)" in run.stdout, run.stdout + run.stderr
+    assert await session_admin(mine) is None and await session_admin(other) is None
+    assert await session_admin(bystander) is not None
+    assert await AuditEvent.count().where((AuditEvent.action == "sessions.ended") & (AuditEvent.target == "admin:intern-east-china-1")) == 1
+    refused = subprocess.run([sys.executable, "-m", "infra.cli", "sessions", "end", "--reason", "x"], capture_output=True, text=True, env=os.environ, timeout=60)
+    assert refused.returncode != 0 and "exactly one" in refused.stderr
