@@ -6,15 +6,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get
+from litestar import Response, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
 from api.audit import audit_denied
 from api.errors import ApiError, error_responses
 from api.security import Principal, provide_principal
-from infra.db.audit import SealRead, Verification, append, latest_seal, verify
-from infra.db.forensics import actor_activity, who_read
+from infra.db.audit import AuditChainBroken, SealRead, Verification, append, latest_seal, seal, verify
+from infra.db.forensics import actor_activity, process_timeline, who_read
 from infra.db.reports import Overview, overview
 from infra.db.tables import AuditEvent, Buyer, Order, Region
 from workflows.domain.messages import AuditRecord
@@ -106,6 +106,45 @@ async def latest_audit_seal(principal: Principal) -> SealRead:
     if sealed is None:
         raise ApiError(404, "not_found", "the audit trail has not been sealed yet")
     return sealed
+
+
+@post("/api/audit/seals", summary="Seal the audit chain's head now", tags=["audit"], dependencies=PRINCIPAL, status_code=201, responses=error_responses(401, 403, 409))
+async def seal_audit(principal: Principal) -> SealRead:
+    """The standing ``audit-seal`` workflow seals periodically; this seals at once (before an
+    export, after an incident). Refused with 409 while the chain since the last seal does not
+    verify: a seal vouches only for a chain that holds."""
+    await _require(principal, "audit.verify", target="audit")
+    try:
+        sealed = await seal()
+    except AuditChainBroken as exc:
+        raise ApiError(409, "chain_broken", f"{exc}; GET /api/audit/verify names the first bad event") from None
+    await append(AuditRecord(
+        actor=principal.actor.id, actor_tier=principal.actor.tier, action="audit.sealed", target="audit",
+        outcome="done", reason=f"seal #{sealed.id} at seq {sealed.seq}", source=principal.source,
+    ))
+    return sealed
+
+
+@get("/api/audit/export", summary="A case's full timeline as JSON lines", tags=["audit"], dependencies=PRINCIPAL,
+     responses=error_responses(401, 403, 404), media_type="application/x-ndjson")
+async def export_case(principal: Principal, process_id: Annotated[str, Parameter(min_length=1, max_length=300)]) -> Response[bytes]:
+    """Every event of one case in chain order, each line with its chain fields (so each line
+    re-hashes on its own); what ``kameng audit export --process`` writes."""
+    scope = await _require(principal, "audit.view", target=f"process:{process_id}")
+    regions = _regions(principal, scope)
+    lines = []
+    async for row in process_timeline(process_id):
+        if regions is not None and row.get("region") not in regions:
+            continue
+        lines.append(msgspec.json.encode(row))
+    if not lines:
+        raise ApiError(404, "not_found", "no audit events for that process, or it is outside your scope")
+    return Response(b"\n".join(lines) + b"\n", media_type="application/x-ndjson",
+                    headers={"Content-Disposition": f'attachment; filename="{_safe(process_id)}.jsonl"'})
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120]
 
 
 class AuditEvents(msgspec.Struct, frozen=True):
@@ -219,4 +258,4 @@ async def read_buyer(principal: Principal, code: Annotated[str, Parameter(max_le
     return BuyerRead(**fields)
 
 
-DATA_ROUTES = [search_audit, verify_audit, latest_audit_seal, audit_who_read, audit_actor_day, report_overview, read_buyer]
+DATA_ROUTES = [search_audit, verify_audit, latest_audit_seal, seal_audit, export_case, audit_who_read, audit_actor_day, report_overview, read_buyer]

@@ -83,3 +83,31 @@ async def test_everything_an_admin_did_on_a_day(api):
     assert (await api.get("/api/audit/actors/super-3?day=21-11-2026", headers=sup)).status_code == 400
     assert (await api.get("/api/audit/actors/super-3", headers=sup)).status_code == 400
     assert (await api.get(f"/api/audit/actors/super-3?day={today}", headers=await as_(api, "intern-game-items-1"))).status_code == 403
+
+
+async def test_a_super_seals_now_and_exports_a_case_others_cannot(api):
+    import msgspec
+
+    from infra.db.audit import chained_from_row, event_hash
+
+    station = await as_(api, "station-master")
+    sealed = await api.post("/api/audit/seals", headers=station)
+    assert sealed.status_code == 201, sealed.text
+    assert sealed.json()["seq"] >= 1 and sealed.json()["key_id"]
+    refused = await api.post("/api/audit/seals", headers=await as_(api, "normal-game-cards-1"))
+    assert refused.status_code == 403
+
+    process_id = f"permission-grant-export-{datetime.now(UTC).timestamp():.0f}"
+    for action in ("permission-grant.started", "task.opened", "permission-grant.approve"):
+        await append(AuditRecord(actor="super-2", actor_tier="super", action=action, target=f"process:{process_id}",
+                                 outcome="done", region="game-cards", process_id=process_id))
+    export = await api.get("/api/audit/export", params={"process_id": process_id}, headers=station)
+    assert export.status_code == 200 and export.headers["content-type"].startswith("application/x-ndjson")
+    lines = [msgspec.json.decode(line) for line in export.content.splitlines()]
+    assert [line["action"] for line in lines] == ["permission-grant.started", "task.opened", "permission-grant.approve"]
+    for line in lines:  # each line re-hashes on its own
+        row = {**line, "at": datetime.fromisoformat(line["at"].replace("Z", "+00:00"))}
+        assert event_hash(chained_from_row(row)) == line["hash"]
+    other_region = await api.get("/api/audit/export", params={"process_id": process_id}, headers=await as_(api, "regional-east-china"))
+    assert other_region.status_code == 404
+    assert (await api.get("/api/audit/export", params={"process_id": "nope"}, headers=station)).status_code == 404
