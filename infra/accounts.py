@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -95,13 +96,19 @@ async def open_session(admin_id: int, source: str = "") -> str:
     return token
 
 
+@functools.cache
+def _session_columns() -> tuple[Any, ...]:
+    """The joined projection, built once: resolving a foreign key's columns is costly."""
+    return (AdminSession.expires_at, AdminSession.revoked_at, *AdminSession.admin.all_columns())
+
+
 async def session_admin(token: str | None) -> dict[str, Any] | None:
     """The admin a live session token belongs to, or None (one query: session joined to admin)."""
     if not token or len(token) > 256:
         return None
     now = datetime.now(UTC)
     found = (
-        await AdminSession.select(AdminSession.expires_at, AdminSession.revoked_at, *AdminSession.admin.all_columns())
+        await AdminSession.select(*_session_columns())
         .where(AdminSession.token_hash == token_digest(token))
         .output(nested=True)
         .first()
