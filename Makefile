@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: dev test test-sqlite test-postgres soak install install-test system-deps record-histories bench clean
+.PHONY: dev test test-sqlite test-postgres soak install install-test system-deps record-histories bench bench-quick bench-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+$(VENV)/.installed-bench: $(VENV)/.installed-test pyproject.toml
+	$(PY) -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -52,6 +56,21 @@ test-postgres: install-test
 soak: install-test
 	KAMENG_SOAK=1 $(PY) -m pytest tests/reliability -p no:randomly --timeout 3600
 	KAMENG_SOAK=1 KAMENG_TEST_POSTGRES=$(PG_TEST_URL) $(PY) -m pytest tests/reliability -p no:randomly --timeout 3600
+
+## Benchmarks (docs/performance.md): every figure a ratio against a peer measured beside it.
+## The table goes to stdout and var/bench/latest.json; bench-quick (under 3 minutes) to quick.json.
+bench-deps:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		echo "installing Debian packages: wrk"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; \
+	fi
+
+bench: $(VENV)/.installed-bench bench-deps
+	$(PY) -m bench
+
+bench-quick: $(VENV)/.installed-bench bench-deps
+	$(PY) -m bench --quick
 
 ## Record workflow histories for the replay tests (commit the new files).
 record-histories: install-test

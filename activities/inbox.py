@@ -7,7 +7,8 @@ import msgspec
 from temporalio import activity
 
 from infra.db.audit import append
-from infra.db.tables import Task
+from infra.db.engine import write_transaction
+from infra.db.tables import Task, TaskKey, task_keys
 from workflows.domain.messages import AuditRecord, TaskChange, TaskClose, TaskRecord
 
 
@@ -16,28 +17,34 @@ class InboxActivities:
     async def record_task(self, task: TaskRecord) -> None:
         exists = await Task.exists().where(Task.task_id == task.task_id)
         if not exists:
-            await Task.insert(
-                Task(
-                    task_id=task.task_id,
-                    kind=task.kind,
-                    process_id=task.process_id,
-                    step=task.step,
-                    title=task.title,
-                    tier=task.tier,
-                    region=task.region,
-                    candidates=list(task.candidates),
-                    excluded=list(task.excluded),
-                    assignee=None,
-                    status="open",
-                    priority=task.priority,
-                    due_at=task.due_at,
-                    remind_at=task.remind_at,
-                    actions=msgspec.to_builtins(task.actions),
-                    evidence=msgspec.to_builtins(task.evidence),
-                    created_at=task.created_at,
-                    version=0,
-                )
-            ).on_conflict(action="DO NOTHING")
+            actions = msgspec.to_builtins(task.actions)
+            async with write_transaction():
+                inserted = await Task.insert(
+                    Task(
+                        task_id=task.task_id,
+                        kind=task.kind,
+                        process_id=task.process_id,
+                        step=task.step,
+                        title=task.title,
+                        tier=task.tier,
+                        region=task.region,
+                        candidates=list(task.candidates),
+                        excluded=list(task.excluded),
+                        assignee=None,
+                        status="open",
+                        priority=task.priority,
+                        due_at=task.due_at,
+                        remind_at=task.remind_at,
+                        actions=actions,
+                        evidence=msgspec.to_builtins(task.evidence),
+                        created_at=task.created_at,
+                        version=0,
+                    )
+                ).on_conflict(action="DO NOTHING")
+                keys = task_keys(task.candidates, actions)
+                if inserted and keys:
+                    row_id = inserted[0]["id"]
+                    await TaskKey.insert(*(TaskKey(task=row_id, key=k) for k in keys))
         await append(
             AuditRecord(
                 actor="system", actor_tier="system", action="task.opened", target=f"task:{task.task_id}",

@@ -12,7 +12,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 
 from api.errors import ApiError
-from infra.accounts import constant_time_equals, load_actor, session_admin
+from infra.accounts import actor_of, constant_time_equals, session_admin
 from infra.settings import get_settings
 from workflows.domain.policy import Actor
 
@@ -75,9 +75,7 @@ async def provide_principal(request: Request) -> Principal:
     if admin is None:
         await _audit_bad_token(request, token)
         raise ApiError(401, "session_invalid", "the session has expired or was ended; sign in again")
-    actor = await load_actor(admin["username"], datetime.now(UTC))
-    if actor is None:
-        raise ApiError(401, "session_invalid", "the admin behind this session no longer exists")
+    actor = await actor_of(admin, datetime.now(UTC))
     return Principal(
         admin_id=admin["id"],
         display_name=admin["display_name"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -95,22 +96,37 @@ async def open_session(admin_id: int, source: str = "") -> str:
     return token
 
 
+@functools.cache
+def _session_columns() -> tuple[Any, ...]:
+    """The joined projection, built once: resolving a foreign key's columns is costly."""
+    return (AdminSession.expires_at, AdminSession.revoked_at, *AdminSession.admin.all_columns())
+
+
 async def session_admin(token: str | None) -> dict[str, Any] | None:
-    """The admin a live session token belongs to, or None."""
+    """The admin a live session token belongs to, or None (one query: session joined to admin)."""
     if not token or len(token) > 256:
         return None
     now = datetime.now(UTC)
-    session = (
-        await AdminSession.select(AdminSession.admin, AdminSession.expires_at, AdminSession.revoked_at)
+    found = (
+        await AdminSession.select(*_session_columns())
         .where(AdminSession.token_hash == token_digest(token))
+        .output(nested=True)
         .first()
     )
-    if session is None or session["revoked_at"] is not None or session["expires_at"] <= now:
+    if found is None or found["revoked_at"] is not None or found["expires_at"] <= now:
         return None
-    admin = await Admin.select().where(Admin.id == session["admin"]).first()
-    if admin is None or admin["status"] != "active":
+    admin = found["admin"]
+    if admin is None or admin["id"] is None or admin["status"] != "active":
         return None
     return admin
+
+
+async def actor_of(admin: dict[str, Any], now: datetime) -> Actor:
+    """``load_actor`` for an admin row already in hand: only the grants are read."""
+    grants = await PermissionGrant.select().where(
+        (PermissionGrant.admin == admin["id"]) & (PermissionGrant.ends_at > now)
+    )
+    return actor_from_rows(admin, grants)
 
 
 async def close_session(token: str) -> None:

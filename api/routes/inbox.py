@@ -13,6 +13,14 @@ from api.errors import ApiError, error_responses
 from api.schemas import InboxRead, TaskRead
 from api.security import Principal, provide_principal
 from infra.db.inbox import list_tasks
+from infra.db.tables import Task
+
+
+READ_COLUMNS = (
+    Task.id, Task.task_id, Task.kind, Task.process_id, Task.title, Task.tier, Task.region, Task.status,
+    Task.assignee, Task.due_at, Task.escalated, Task.actions, Task.priority, Task.created_at,
+)
+"""What ``task_read`` needs: the inbox reads no more than it answers."""
 
 
 def task_read(row: dict) -> TaskRead:
@@ -49,7 +57,7 @@ async def inbox(
         after = int(cursor)
     rows, next_cursor = await list_tasks(
         principal.actor, now=datetime.now(UTC), status=status, kind=kind, region=region,
-        limit=limit, cursor=after,
+        limit=limit, cursor=after, columns=READ_COLUMNS,
     )
     return InboxRead(
         items=[task_read(r) for r in rows],

@@ -7,11 +7,15 @@ import functools
 import logging
 import os
 import sqlite3
+import weakref
+from typing import Any
 from urllib.parse import urlparse
+
+import aiosqlite
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
 from infra.db.tables import ALL_TABLES
 from infra.settings import Settings, get_settings
@@ -54,7 +58,71 @@ def engine_for(settings: Settings) -> Engine:
         return traced(PostgresEngine)(config={"dsn": settings.resolved_database_url})
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return traced(SQLiteEngine)(path=str(path), timeout=settings.db_lock_timeout)
+    return traced(PooledSQLiteEngine)(path=str(path), timeout=settings.db_lock_timeout)
+
+
+def _stop_all(connections: list[aiosqlite.Connection]) -> None:
+    while connections:
+        connections.pop().stop()
+
+
+class PooledSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine, reusing connections instead of opening one per query.
+
+    Outside a transaction each query takes an idle connection of the running event loop's
+    pool (opened on demand, at most ``POOL_SIZE`` kept), in autocommit mode (Piccolo's
+    default), so no statement
+    leaves a transaction open for the next user. Transactions still get a connection of
+    their own (``SQLiteTransaction``). A primary-key read costs about a tenth of opening a
+    connection for it.
+    """
+
+    POOL_SIZE = 4
+
+    __slots__ = ("_pools",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[aiosqlite.Connection]] = weakref.WeakKeyDictionary()
+
+    def _idle(self) -> list[aiosqlite.Connection]:
+        loop = asyncio.get_running_loop()
+        idle = self._pools.get(loop)
+        if idle is None:
+            idle = self._pools[loop] = []
+            # A loop that goes away takes its connections' threads with it.
+            weakref.finalize(loop, _stop_all, idle)
+        return idle
+
+    async def _open(self) -> aiosqlite.Connection:
+        connection = aiosqlite.connect(**self.connection_kwargs)  # isolation_level=None: autocommit
+        connection._thread.daemon = True  # an idle pooled connection never holds up exit
+        await connection
+        connection.row_factory = dict_factory  # type: ignore[assignment]
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: Any = None,
+    ):
+        if query_type == "insert" and sqlite3.sqlite_version_info < (3, 35):
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        idle = self._idle()
+        connection = idle.pop() if idle else await self._open()
+        try:
+            rows = await connection.execute_fetchall(query, args or [])  # one trip to its thread
+        except BaseException:
+            await connection.close()
+            raise
+        if len(idle) < self.POOL_SIZE:
+            idle.append(connection)
+        else:
+            await connection.close()
+        return rows
 
 
 @functools.cache

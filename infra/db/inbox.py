@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
+
 from infra.db.tables import Task
 from workflows.domain.inbox import task_visible
+from workflows.domain.permissions import Scope
 from workflows.domain.policy import Actor
 
 STATUSES = ("open", "claimed", "done")
@@ -38,35 +42,88 @@ async def list_tasks(
     region: str | None = None,
     limit: int = 50,
     cursor: int | None = None,
-    batch: int = 500,
+    columns: tuple[Column, ...] = (),
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of the tasks this admin may see, newest first; returns (rows, next cursor)."""
-    found: list[dict[str, Any]] = []
-    after = cursor
-    while len(found) < limit:
-        query = Task.select().order_by(Task.id, ascending=False).limit(batch).output(load_json=True)
-        if status == "done":
-            query = query.where(Task.status.is_in(["done", "cancelled"]))
-        elif status == "claimed":
-            query = query.where(Task.status == "claimed")
-        elif status == "open":
-            query = query.where(Task.status == "open")
-        if kind:
-            query = query.where(Task.kind == kind)
-        if region:
-            query = query.where(Task.region == region)
-        if after is not None:
-            query = query.where(Task.id < after)
-        rows = await query
-        if not rows:
-            return found, None
-        for row in rows:
-            if visible(actor, row, now):
-                found.append(row)
-                if len(found) == limit:
-                    return found, row["id"]
-        after = rows[-1]["id"]
-    return found, None
+    """A page of the tasks this admin may see, newest first; returns (rows, next cursor).
+
+    The database does the filtering (``task_visible`` in SQL): one branch per way a task can
+    be for the admin (their tier in each of their regions, region-less tasks of their tier,
+    their assignments, the tasks naming them, each active grant), each reading at most a page
+    of ids newest-first from its own index below the cursor; the page is the newest of those.
+    ``columns`` picks what each row holds (``id`` is always there); default every column.
+    """
+    if columns and not any(c is Task.id for c in columns):
+        columns = (Task.id, *columns)
+    if not actor.active:
+        return [], None
+    where = _visible_where(actor, now, status=status, kind=kind, region=region, limit=limit, cursor=cursor)
+    query = Task.select(*columns) if columns else Task.select()
+    rows = await query.where(where).order_by(Task.id, ascending=False).limit(limit).output(load_json=True)
+    return rows, (rows[-1]["id"] if len(rows) == limit else None)
+
+
+def _filters(t: str, status: str | None, kind: str | None, region: str | None, cursor: int | None) -> tuple[str, list[Any]]:
+    sql, args = "", []
+    if status == "done":
+        sql += f" AND {t}.status IN ('done', 'cancelled')"
+    elif status in ("open", "claimed"):
+        sql += f" AND {t}.status = {{}}"
+        args.append(status)
+    if kind:
+        sql += f" AND {t}.kind = {{}}"
+        args.append(kind)
+    if region:
+        sql += f" AND {t}.region = {{}}"
+        args.append(region)
+    if cursor is not None:
+        sql += f" AND {t}.id < {{}}"
+        args.append(cursor)
+    return sql, args
+
+
+def _not_excluded(t: str, postgres: bool) -> str:
+    if postgres:
+        return f" AND NOT ({{}} = ANY({t}.excluded))"
+    return f" AND NOT EXISTS (SELECT 1 FROM json_each({t}.excluded) WHERE value = {{}})"
+
+
+def _regions_sql(t: str, regions: tuple[str, ...]) -> tuple[str, list[Any]]:
+    if not regions:
+        return f"{t}.region IS NULL", []
+    marks = ", ".join("{}" for _ in regions)
+    return f"({t}.region IS NULL OR {t}.region IN ({marks}))", list(regions)
+
+
+def _visible_where(
+    actor: Actor, now: datetime, *, status: str | None, kind: str | None, region: str | None, limit: int, cursor: int | None
+) -> WhereRaw:
+    postgres = Task._meta.db.engine_type == "postgres"
+    filters, filter_args = _filters("t", status, kind, region, cursor)
+    tail = filters + _not_excluded("t", postgres) + " ORDER BY t.id DESC LIMIT {}"
+    tail_args = [*filter_args, actor.id, limit]
+    branches: list[tuple[str, list[Any]]] = []
+
+    # The admin's tier: each of their regions, and tasks without a region.
+    for where in [*(("t.region = {}", [r]) for r in actor.regions), ("t.region IS NULL", [])]:
+        branches.append((f"SELECT t.id FROM task t WHERE t.tier = {{}} AND {where[0]}" + tail, [actor.tier, *where[1], *tail_args]))
+    branches.append(("SELECT t.id FROM task t WHERE t.assignee = {}" + tail, [actor.id, *tail_args]))
+
+    by_key = "SELECT t.id FROM task_key k JOIN task t ON t.id = k.task WHERE k.key = {}"
+    branches.append((by_key + tail.replace("ORDER BY t.id", "ORDER BY k.task"), [f"c:{actor.id}", *tail_args]))
+    for grant in actor.grants:
+        if not grant.active_at(now):
+            continue
+        key_args: list[Any] = [f"p:{grant.permission}"]
+        sql = by_key
+        if grant.scope is not Scope.GLOBAL:
+            where, args = _regions_sql("t", grant.regions or actor.regions)
+            sql += f" AND {where}"
+            key_args += args
+        branches.append((sql + tail.replace("ORDER BY t.id", "ORDER BY k.task"), [*key_args, *tail_args]))
+
+    union = " UNION ".join(f"SELECT id FROM ({sql}) AS b{n}" for n, (sql, _) in enumerate(branches))
+    args = [a for _, branch_args in branches for a in branch_args]
+    return WhereRaw(f"task.id IN ({union})", *args)
 
 
 async def get_task(task_id: str) -> dict[str, Any] | None:

@@ -193,6 +193,22 @@ class Task(Table):
     version = Integer(default=0)
 
 
+class TaskKey(Table, tablename="task_key"):
+    """Who else a task is for, as keys an index can seek: ``c:<admin>`` for each named
+    candidate, ``p:<permission>`` for each permission its actions need (holders of an active
+    grant of it see the task). Written with the task; indexed on (key, task)."""
+
+    task = Integer()
+    """``Task.id``."""
+    key = Varchar(length=120)
+
+
+def task_keys(candidates: list[str] | tuple[str, ...], actions: list[dict] | None) -> list[str]:
+    keys = {f"c:{c}" for c in candidates}
+    keys |= {f"p:{a.get('permission', '')}" for a in actions or [] if isinstance(a, dict)}
+    return sorted(keys)
+
+
 class AuditEvent(Table, tablename="audit_event"):
     """Append-only; each event chains the previous one's hash."""
 
@@ -297,6 +313,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     Order,
     Dispute,
     Task,
+    TaskKey,
     AuditEvent,
     AuditSeal,
     LedgerEntry,

@@ -50,3 +50,26 @@ async def test_a_writer_cancelled_while_waiting_for_the_lock_does_not_keep_it(da
     assert {"lock-holder", "after"} <= keys and "never" not in keys
     await PlatformMeta.delete().where(PlatformMeta.key.is_in(["lock-holder", "after"]))
     assert len(kept) == 1
+
+
+async def test_queries_reuse_pooled_connections_and_a_failed_write_leaves_none_locked(database):
+    from infra.db.engine import PooledSQLiteEngine, get_engine
+
+    engine = get_engine()
+    assert isinstance(engine, PooledSQLiteEngine)
+    await PlatformMeta.insert(PlatformMeta(key="pooled", value="1"))
+    idle = engine._idle()
+    before = list(idle)
+    assert before, "a query hands its connection back"
+    for _ in range(20):
+        assert await PlatformMeta.exists().where(PlatformMeta.key == "pooled")
+    assert all(any(c is b for b in before) for c in idle), "the same connections served every read"
+
+    with pytest.raises(Exception, match="UNIQUE"):
+        await PlatformMeta.insert(PlatformMeta(key="pooled", value="2"))
+    # autocommit: the failed statement left no transaction open, so another writer gets the lock
+    async with asyncio.timeout(5):
+        async with write_transaction():
+            await PlatformMeta.update({PlatformMeta.value: "3"}).where(PlatformMeta.key == "pooled")
+    assert (await PlatformMeta.select(PlatformMeta.value).where(PlatformMeta.key == "pooled").first())["value"] == "3"
+    await PlatformMeta.delete().where(PlatformMeta.key == "pooled")
