@@ -131,8 +131,8 @@ async def test_activities_wait_out_a_database_outage_and_the_api_answers_503(dem
         assert (await verify()).ok
         assert 500 not in tally.statuses, tally.statuses
     finally:
+        stack.close()  # first: whatever else fails here, no child outlives the test
         await outage.end()
-        stack.close()
         if outage.proxy is not None:
             await outage.proxy.cut()
         if admins is not None:
