@@ -17,8 +17,15 @@ from activities.risk.rules import DEFAULT_RULES, RiskRule, RuleChange, apply_cha
 
 class ScanRequest(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime | None = None
-    """The scan's "now" (the workflow's clock); None: the wall clock."""
+    """The scan's "now" (the workflow's clock); None: the wall clock. A clock ahead of the
+    wall clock (a test server skipping time) is taken as the wall clock: no history lies in
+    the future."""
     open_reviews: bool = True
+
+
+def scan_time(at: datetime | None) -> datetime:
+    wall = datetime.now(UTC)
+    return wall if at is None else min(at, wall)
 
 
 class ScanSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,7 +67,7 @@ async def run_backtest(rule_key: str, change: RuleChange, days: int, at: datetim
     from activities.risk.store import load_history, load_rules
     from infra.settings import get_settings
 
-    now = at or datetime.now(UTC)
+    now = scan_time(at)
     rules = await load_rules()
     before = rules[rule_key]
     after = apply_change(before, change)
@@ -78,7 +85,7 @@ class RiskActivities:
         settings = get_settings()
         info = activity.info()
         result = await run_scan(
-            request.at or datetime.now(UTC), days=settings.risk_lookback_days,
+            scan_time(request.at), days=settings.risk_lookback_days,
             client=activity.client() if request.open_reviews else None, task_queue=info.task_queue,
             config=ProcessConfig(search_attributes=settings.search_attributes),
         )

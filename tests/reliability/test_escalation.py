@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.db.tables import Admin, AuditEvent, LedgerEntry, PermissionGrant
+from infra.db.tables import Admin, AuditEvent, Buyer, LedgerEntry, PermissionGrant
 from tests.api.conftest import api, bearer, login, temporal_env  # noqa: F401 - the API's own fixtures
 from tests.conftest import audit_head
 from tests.reliability.report import REPORT
@@ -23,7 +23,7 @@ DENIED = {401, 403, 404}
 async def wait_task(api, token: str, kind: str, pid: str) -> dict:  # type: ignore[no-untyped-def]
     import asyncio
 
-    for _ in range(200):
+    for _ in range(600):
         view = (await api.get(f"/api/processes/{kind}/{pid}", headers=bearer(token))).json()
         if view.get("tasks"):
             return view["tasks"][0]
@@ -65,8 +65,11 @@ async def test_super_only_actions_are_refused_by_every_path_and_change_nothing(a
     fund = (await api.post("/api/processes/fund-operation", headers=bearer(supers["super-2"]),
                            json={"operation": "merchant_settlement", "account": "M0003", "amount": 880_000, "reason": "越权演练：商家结算"})).json()["process_id"]
     fund_task = await wait_task(api, supers["super-3"], "fund-operation", fund)
-    ban = (await api.post("/api/processes/account-ban", headers=bearer(await login(api, "regional-game-cards")),
-                          json={"buyer": "B00003", "region": "game-cards", "reason": "越权演练：刷单", "evidence": {}})).json()["process_id"]
+    buyer = await Buyer.select(Buyer.code).where((Buyer.region == "game-cards") & (Buyer.status == "active")).order_by(Buyer.code, ascending=False).first()
+    started = await api.post("/api/processes/account-ban", headers=bearer(await login(api, "regional-game-cards")),
+                             json={"buyer": buyer["code"], "region": "game-cards", "reason": "越权演练：刷单", "evidence": {}})
+    assert started.status_code == 201, started.text
+    ban = started.json()["process_id"]
     ban_task = await wait_task(api, supers["super-3"], "account-ban", ban)
     grant = (await api.post("/api/processes/permission-grant", headers=bearer(requester),
                             json={"permission": "products.classify", "scope": "region", "duration": "P1D", "justification": "越权演练"})).json()["process_id"]

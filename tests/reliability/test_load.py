@@ -69,9 +69,11 @@ class Load:
         rng = random.Random(username)
         headers = await self.admins.headers(username)
         while not stop.is_set():
-            inbox = await request(self.admins.client, self.admins.tally, "GET", "/api/inbox", params={"status": "open", "limit": 20}, headers=headers)
+            inbox = await request(self.admins.client, self.admins.tally, "GET", "/api/inbox", params={"status": "open", "limit": 200}, headers=headers)
             self.note("inbox", inbox)
-            items = [t for t in inbox.json()["items"] if t["kind"] in ("merchant-onboarding", "permission-grant")] if inbox.status_code == 200 else []
+            # This run's processes only: the shared database also holds other tests' tasks.
+            mine = set(self.process_ids)
+            items = [t for t in inbox.json()["items"] if t["process_id"] in mine] if inbox.status_code == 200 else []
             if not items:
                 await asyncio.sleep(0.2)
                 continue
@@ -140,10 +142,15 @@ async def test_admins_claim_and_decide_under_load_and_inboxes_match_the_processe
     assert len(rows) == len({r["task_id"] for r in rows}), "a task row twice"
 
     inboxes: dict[str, set[str]] = {}
-    for name in ADMINS:
-        items = (await request(admins.client, admins.tally, "GET", "/api/inbox", params={"status": "open", "limit": 200},
-                               headers=await admins.headers(name))).json()["items"]
-        inboxes[name] = {t["id"] for t in items if t["process_id"] in waiting}
+    for name in ADMINS:  # every page of each admin's queue of applications
+        inboxes[name], cursor = set(), None
+        while True:
+            params = {"status": "open", "kind": "merchant-onboarding", "limit": 200, **({"cursor": cursor} if cursor else {})}
+            page = (await request(admins.client, admins.tally, "GET", "/api/inbox", params=params, headers=await admins.headers(name))).json()
+            inboxes[name] |= {t["id"] for t in page["items"] if t["process_id"] in waiting}
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
     for task_id, (pid, task) in view_tasks.items():
         holders = [name for name, ids in inboxes.items() if task_id in ids]
         region_admins = [n for n in holders if task["region"] and task["region"] in n]
