@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -12,7 +12,7 @@ from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 from temporalio.client import Client
 
-from api.errors import EXCEPTION_HANDLERS
+from api.errors import ApiError, EXCEPTION_HANDLERS
 from api.ratelimit import AuditBudget, LoginLimiter
 from api.routes.auth import router as auth_router
 from api.routes.health import health
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             await close_pool()
 
     return Litestar(
+        before_request=refuse_nul_characters,
         route_handlers=[
             auth_router,
             inbox,
@@ -99,3 +100,14 @@ def asgi_app() -> Litestar:
     configure_logging(settings.log_format)  # a server's worker process starts with none
     configure_telemetry(settings, "kameng-web")
     return create_app(settings)
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """A NUL character in a path, query or body is refused up front: PostgreSQL cannot store
+    one, and a text that reached a workflow would fail its activities on every retry."""
+    if "\x00" in request.url.path or "%00" in request.scope.get("query_string", b"").decode("latin-1"):
+        raise ApiError(400, "nul_character", "the path or query contains a NUL character")
+    if request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()
+        if b"\x00" in body or b"\\u0000" in body:
+            raise ApiError(400, "nul_character", "the body contains a NUL character, which no field accepts")

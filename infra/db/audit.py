@@ -84,7 +84,20 @@ async def append(record: AuditRecord) -> int:
     return seq
 
 
+def _fitted(record: AuditRecord) -> AuditRecord:
+    """Each text clipped to its column, so what is hashed is what the database keeps (and a
+    long value from a request cannot make the write fail on PostgreSQL)."""
+    limits = {name: column.length for name in _CLIPPED if (column := getattr(AuditEvent, name, None)) is not None}
+    clipped = {name: value[:limit] for name, limit in limits.items()
+               if isinstance(value := getattr(record, name), str) and len(value) > limit}
+    return msgspec.structs.replace(record, **clipped) if clipped else record
+
+
+_CLIPPED = ("actor", "actor_tier", "action", "target", "region", "scope", "source", "outcome", "process_id")
+
+
 async def _append(record: AuditRecord) -> tuple[int, bool]:
+    record = _fitted(record)
     at = record.at or datetime.now(UTC)
     async with write_transaction():
         await serialize_writers(AUDIT_LOCK_KEY)
