@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -188,8 +189,8 @@ class Bench:
                 return
             await asyncio.sleep(0.02)
 
-    async def kameng_steps(self, count: int, concurrency: int) -> tuple[float, float, float]:
-        """(steps/s, server+worker CPU s per step, web CPU s per step)."""
+    async def kameng_steps(self, count: int, concurrency: int) -> tuple[float, dict[str, float]]:
+        """(steps/s, CPU s per step of each process group: server, worker, web, raw_worker)."""
         ids = await self.start_grants(count)
         tasks = await self.open_tasks(ids)
         work = list(tasks.items())
@@ -204,13 +205,12 @@ class Bench:
         await asyncio.gather(*(taker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
         after = {k: cpu_seconds(v) for k, v in self.pgids.items()}
-        used = {k: after[k] - before[k] for k in before}
-        return count / elapsed, (used["server"] + used["worker"]) / count, used["web"] / count
+        return count / elapsed, {k: (after[k] - before[k]) / count for k in before}
 
     # -- the raw SDK: signal → completion on the same server ---------------------------------
 
-    async def raw_steps(self, count: int, concurrency: int) -> tuple[float, float]:
-        """(steps/s, server+worker CPU s per step)."""
+    async def raw_steps(self, count: int, concurrency: int) -> tuple[float, dict[str, float]]:
+        """(steps/s, CPU s per step of each process group)."""
         assert self.client is not None
         handles = await asyncio.gather(*(
             self.client.start_workflow(WaitForSignal.run, id=f"bench-raw-{uuid.uuid4().hex}", task_queue=self.raw_queue,
@@ -224,8 +224,7 @@ class Bench:
                     break
                 await asyncio.sleep(0.05)
         work = list(handles)
-        pg = self.pgids
-        before = cpu_seconds(pg["server"]) + cpu_seconds(pg["raw_worker"])
+        before = {k: cpu_seconds(v) for k, v in self.pgids.items()}
         start = time.perf_counter()
 
         async def taker() -> None:
@@ -236,28 +235,34 @@ class Bench:
 
         await asyncio.gather(*(taker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-        used = cpu_seconds(pg["server"]) + cpu_seconds(pg["raw_worker"]) - before
-        return count / elapsed, used / count
+        after = {k: cpu_seconds(v) for k, v in self.pgids.items()}
+        return count / elapsed, {k: (after[k] - before[k]) / count for k in before}
 
 
 # -- figures ---------------------------------------------------------------------------------
 
 async def _steps(bench: Bench, quick: bool) -> list[Figure]:
-    count = 30 if quick else 60
+    count = 24 if quick else 60
     rounds = 3 if quick else 5
     concurrency = 8
     await bench.kameng_steps(8, concurrency)  # warm both paths
     await bench.raw_steps(8, concurrency)
-    ours: dict[str, list[float]] = {"rate": [], "cpu": [], "web": []}
-    peer: dict[str, list[float]] = {"rate": [], "cpu": []}
+    ours: dict[str, list[float]] = {"rate": [], "cpu": [], "server": [], "worker": [], "web": []}
+    peer: dict[str, list[float]] = {"rate": [], "cpu": [], "server": [], "worker": []}
     for r in range(rounds):
         for side in (("kameng", "raw") if r % 2 == 0 else ("raw", "kameng")):
             if side == "kameng":
-                rate, cpu, web = await bench.kameng_steps(count, concurrency)
-                ours["rate"].append(rate), ours["cpu"].append(cpu * 1000), ours["web"].append(web * 1000)
+                rate, cpu = await bench.kameng_steps(count, concurrency)
+                ours["rate"].append(rate)
+                ours["cpu"].append((cpu["server"] + cpu["worker"]) * 1000)
+                for k in ("server", "worker", "web"):
+                    ours[k].append(cpu[k] * 1000)
             else:
                 rate, cpu = await bench.raw_steps(count, concurrency)
-                peer["rate"].append(rate), peer["cpu"].append(cpu * 1000)
+                peer["rate"].append(rate)
+                peer["cpu"].append((cpu["server"] + cpu["raw_worker"]) * 1000)
+                peer["server"].append(cpu["server"] * 1000)
+                peer["worker"].append(cpu["raw_worker"] * 1000)
     step = ratio_figure(
         "2b", "Kameng human step vs raw-SDK signal→completion", "≥ 0.7×", ours["rate"], peer["rate"], at_least=0.7,
         names=("kameng_steps_per_s", "raw_steps_per_s"),
@@ -270,12 +275,15 @@ async def _steps(bench: Bench, quick: bool) -> list[Figure]:
         note="utime+stime of the Temporal server's and the worker's process groups over the timed steps (the web process's "
         f"CPU, not in the ratio: {Spread.of(ours['web']).text('{:.1f}')} ms per step)",
     )
-    cpu.peers["web_cpu_ms_per_step"] = Spread.of(ours["web"])
+    for k in ("server", "worker", "web"):
+        cpu.peers[f"kameng_{k}_cpu_ms_per_step"] = Spread.of(ours[k])
+    for k in ("server", "worker"):
+        cpu.peers[f"raw_{k}_cpu_ms_per_step"] = Spread.of(peer[k])
     return [step, cpu]
 
 
 def _status_read(bench: Bench, quick: bool, pid: str) -> Figure:
-    seconds = 3 if quick else 5
+    seconds = 2 if quick else 5
     rounds = 3 if quick else 5
     headers = bench.tokens[SUPER]
     url = f"{bench.stack.base_url}/api/processes/permission-grant/{pid}"
@@ -292,15 +300,42 @@ def _status_read(bench: Bench, quick: bool, pid: str) -> Figure:
                     read.append(wrk(url, seconds, headers)[0])
                 else:
                     hello.append(wrk(hello_url + "/hello", seconds)[0])
-    return ratio_figure(
+    queries = asyncio.run(_raw_queries(bench.stack.temporal_address, bench.raw_queue, seconds, rounds))
+    figure = ratio_figure(
         "3c", "process-status read vs hello world", "≥ 0.4×", read, hello, at_least=0.4, names=("status_read", "hello"),
         note="granian, 1 worker each, wrk -t1 -c16; GET /api/processes/permission-grant/{id} as a super (a workflow query "
         "through the worker) vs /hello",
     )
+    figure.peers["raw_sdk_query_per_s"] = Spread.of(queries)
+    return figure
+
+
+async def _raw_queries(address: str, queue: str, seconds: float, rounds: int, concurrency: int = 16) -> list[float]:
+    """The floor under 3c: queries/s of the minimal workflow straight from the SDK, 16 at a time."""
+    client = await Client.connect(address)
+    handle = await client.start_workflow(WaitForSignal.run, id=f"bench-query-{uuid.uuid4().hex}", task_queue=queue,
+                                         execution_timeout=timedelta(minutes=10))
+    await handle.query(WaitForSignal.state)
+    rates = []
+    for _ in range(rounds):
+        done = 0
+        stop = time.perf_counter() + seconds
+
+        async def loop() -> None:
+            nonlocal done
+            while time.perf_counter() < stop:
+                await handle.query(WaitForSignal.state)
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        rates.append(done / (time.perf_counter() - start))
+    await handle.signal(WaitForSignal.go)
+    return rates
 
 
 async def _waiting(bench: Bench, quick: bool) -> list[Figure]:
-    total = 1_000 if quick else 10_000
+    total = 400 if quick else 10_000
     rounds = 2 if quick else 5
     batch = total // rounds
     async with AsyncExitStack() as stack:
@@ -378,6 +413,7 @@ async def _run(quick: bool, steps: bool, waiting: bool) -> list[Figure]:
             figures += await _waiting(bench, quick)
     finally:
         await bench.close()
+        shutil.rmtree(root, ignore_errors=True)
     return figures
 
 

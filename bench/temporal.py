@@ -43,6 +43,10 @@ class WaitForSignal:
     def go(self) -> None:
         self.done = True
 
+    @workflow.query
+    def state(self) -> bool:
+        return self.done
+
 
 def _free_port() -> int:
     with socket.socket() as s:
