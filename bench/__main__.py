@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and smaller data (development)")
     parser.add_argument("--only", default="", help="comma-separated figure numbers, e.g. 1,3")
     args = parser.parse_args(argv)
-    wanted = [k for k in args.only.split(",") if k] or list(SUITES)
+    wanted = [k for k in args.only.split(",") if k] or [*SUITES, *STACK]
 
     started = datetime.now(UTC)
     info = machine()
