@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,7 +86,10 @@ def run(*, quick: bool) -> list[Figure]:
     count, rounds = (10, 3) if quick else (20, 5)
     folder = Path(tempfile.mkdtemp(prefix="kameng-bench-skip-"))
     env = {**os.environ, "KAMENG_DATABASE_URL": f"sqlite:///{folder / 'kameng.db'}", "OTEL_SDK_DISABLED": "true"}
-    out = subprocess.run([sys.executable, "-m", "bench.skipping", str(count), str(rounds)], env=env, capture_output=True, text=True)
+    try:
+        out = subprocess.run([sys.executable, "-m", "bench.skipping", str(count), str(rounds)], env=env, capture_output=True, text=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     per_round = json.loads(out.stdout.strip().splitlines()[-1])
