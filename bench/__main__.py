@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(k in wanted for k in STACK):
         steps, waiting = "2" in wanted or "3" in wanted, "4" in wanted
         what = "the product's stack: a human step (2b, 2c), a status read (3c)" if steps else "the product's stack"
-        what += ", 10,000 waiting processes (4)" if waiting and not args.quick else ", 400 waiting processes (4)" if waiting else ""
+        what += ", 10,000 waiting processes (4)" if waiting and not args.quick else ", 200 waiting processes (4)" if waiting else ""
         runs.append(("2-4", what, lambda: importlib.import_module("bench.stack").run(quick=args.quick, steps=steps, waiting=waiting)))
     for number, what, measure in runs:
         print(f"figure {number}: {what} ...", flush=True)

@@ -242,7 +242,7 @@ class Bench:
 # -- figures ---------------------------------------------------------------------------------
 
 async def _steps(bench: Bench, quick: bool) -> list[Figure]:
-    count = 24 if quick else 60
+    count = 16 if quick else 60
     rounds = 3 if quick else 5
     concurrency = 8
     await bench.kameng_steps(8, concurrency)  # warm both paths
@@ -335,7 +335,7 @@ async def _raw_queries(address: str, queue: str, seconds: float, rounds: int, co
 
 
 async def _waiting(bench: Bench, quick: bool) -> list[Figure]:
-    total = 400 if quick else 10_000
+    total = 200 if quick else 10_000
     rounds = 2 if quick else 5
     batch = total // rounds
     async with AsyncExitStack() as stack:
