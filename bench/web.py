@@ -123,6 +123,4 @@ def run(*, quick: bool) -> list[Figure]:
             note="granian, 1 worker each, wrk -t1 -c16; a regional admin's first page of 50 (bearer session)",
         ),
         latency,
-        Figure(key="3c", title="process-status read vs hello world", target="≥ 0.4×",
-               note="not measured yet: needs a Temporal server and a running process beside the web servers"),
     ]
