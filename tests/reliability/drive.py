@@ -93,6 +93,9 @@ class Admins:
         if username not in self.tokens:
             response = await request(self.client, self.tally, "POST", "/api/auth/login", json={"username": username, "password": "kameng-demo"})
             assert response.status_code == 200, response.text
+            # Bearer tokens only: a session cookie carried into the next sign-in would be
+            # rotated away (signing in again ends the cookie's session), whoever's it was.
+            self.client.cookies.clear()
             self.tokens[username] = {"Authorization": f"Bearer {response.json()['token']}"}
         return self.tokens[username]
 

@@ -15,7 +15,9 @@ from workflows.registry import BY_KIND
 from tests.reliability.drive import PREFERRED, EXPECTED, Admins, Workload, drive, start
 from tests.reliability.report import REPORT, scaled
 
-pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.timeout(600)]
+# Faults and load exercise processes and Temporal: the SQLite pass runs them; the PostgreSQL
+# pass keeps the database-specific suites (outage, escalation, hostile input, sessions).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 KINDS = tuple(PREFERRED)
 
