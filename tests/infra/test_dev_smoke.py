@@ -13,14 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from tests.reliability.stack import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get_json(url: str) -> tuple[int, dict]:

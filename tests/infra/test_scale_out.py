@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.reliability.stack import free_port, listening
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -94,12 +95,6 @@ class OTLPSink:
             return list(self.spans), list(self.metrics)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def spawn(role: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "infra.cli", role], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
@@ -113,14 +108,6 @@ async def wait_for(condition, what: str, timeout: float = 30, logs: list[Path] =
             tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
             raise AssertionError(f"{what}: not after {timeout:.0f}s {detail() if detail else ''}\n{tails}")
         await asyncio.sleep(0.1)
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
-        return True
-    except OSError:
-        return False
 
 
 async def open_task(process_id: str) -> dict:
