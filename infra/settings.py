@@ -24,6 +24,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     temporal_db: str = ""
     """The dev server's SQLite file (default ``<var_dir>/temporal.db``)."""
     task_queue: str = "kameng"
+    max_cached_workflows: int = 300
+    """Workflows a worker keeps in memory between their tasks. Each costs about a third of a
+    megabyte; one evicted from the cache replays its history when its next task comes."""
     search_attributes: bool = True
     """Tag processes with KamengKind/Region/Tier/Status (registered by the worker)."""
     host: str = "127.0.0.1"

@@ -229,11 +229,12 @@ class Harness:
 
 
 async def settle_activities(handle, timeout: float = 10.0) -> None:
-    """Wait until the workflow has no activity running."""
+    """Wait until the workflow has no activity running and no workflow task under way (a
+    step's local activities are recorded when its workflow task completes)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        description = await handle.describe()
-        if not description.raw_description.pending_activities:
+        raw = (await handle.describe()).raw_description
+        if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
             return
         await asyncio.sleep(0.05)
 

@@ -27,6 +27,8 @@ STATUS = SearchAttributeKey.for_keyword("KamengStatus")
 
 SYSTEM = Actor(id="system", tier="system")
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+LOCAL_WRITES = "local-writes"
+"""The patch that moved a step's writes from activities to local activities."""
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
 
 
@@ -586,7 +588,16 @@ class Process:
 
     # ----- side effects (activities) -------------------------------------------------------
 
-    async def _activity(self, name: str, arg: Any, result_type: type | None = None) -> Any:
+    async def _activity(self, name: str, arg: Any, result_type: type | None = None, *, long: bool = False) -> Any:
+        """Run one of the step's reads or writes. They are short database transactions, so
+        they run as local activities: in the worker, recorded with the workflow task that
+        asked for them, with no activity task through the server (histories from before the
+        ``LOCAL_WRITES`` patch keep their activity tasks on replay). A ``long`` one (minutes
+        of work, like a backtest) stays an activity task any worker may pick up."""
+        if not long and workflow.patched(LOCAL_WRITES):
+            return await workflow.execute_local_activity(
+                name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY, result_type=result_type
+            )
         return await workflow.execute_activity(
             name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY, result_type=result_type
         )

@@ -92,7 +92,7 @@ class RiskRuleChangeWorkflow(Process):
 
         before = await self._activity("load_risk_rule", body.rule, RiskRule)
         report = await self._activity(
-            "backtest_risk_rule", BacktestRequest(rule=body.rule, change=body.change, days=body.backtest_days, at=workflow.now()), BacktestReport
+            "backtest_risk_rule", BacktestRequest(rule=body.rule, change=body.change, days=body.backtest_days, at=workflow.now()), BacktestReport, long=True,
         )
         after = apply_change(before, body.change, by=proposer.id)
         changes = _changes(before, after)

@@ -55,6 +55,22 @@ def workflow_classes() -> list[type]:
     return [spec.workflow for spec in REGISTRY] + [s.workflow for s in STANDING]
 
 
+def cache_workflow_bytecode() -> None:
+    """Write the workflow modules' bytecode if it is missing (``PYTHONDONTWRITEBYTECODE``, a
+    fresh image). The sandbox imports a workflow's module afresh for every run it starts;
+    without the cached bytecode, each of those imports compiles the source again (about a
+    quarter of the cost of starting a run). Where the tree is read-only, nothing is written."""
+    import compileall
+
+    import workflows
+
+    for folder in workflows.__path__:
+        try:
+            compileall.compile_dir(folder, quiet=2, workers=1)
+        except OSError:
+            pass
+
+
 def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
@@ -73,12 +89,14 @@ def build_worker(client: Client, settings: Settings | None = None, *, task_queue
 
     settings = settings or get_settings()
     ensure_tracing()  # the tracing interceptor wants the replay-safe tracer provider in place
+    cache_workflow_bytecode()
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=workflow_classes(),
         activities=activity_functions(),
         workflow_runner=workflow_runner(),
+        max_cached_workflows=settings.max_cached_workflows,
     )
 
 

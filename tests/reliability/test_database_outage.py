@@ -6,6 +6,7 @@ and every process carries on once the database is back, with nothing written twi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import uuid
@@ -62,11 +63,15 @@ class DatabaseOutage:
 
 
 async def retried_activities(client, process_id: str) -> int:  # type: ignore[no-untyped-def]
-    """Activity attempts after the first, as the workflow's history records them."""
+    """Activity attempts after the first, as the workflow's history records them: a step's
+    writes are local activities, whose markers carry the attempt that succeeded."""
     retries = 0
     async for event in client.get_workflow_handle(process_id).fetch_history_events():
         if event.HasField("activity_task_started_event_attributes"):
             retries += max(0, event.activity_task_started_event_attributes.attempt - 1)
+        marker = event.marker_recorded_event_attributes
+        if event.HasField("marker_recorded_event_attributes") and marker.marker_name == "core_local_activity":
+            retries += max(0, json.loads(marker.details["data"].payloads[0].data)["attempt"] - 1)
     return retries
 
 
