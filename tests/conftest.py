@@ -195,9 +195,17 @@ class Harness:
         return await view(self.client, process_id)
 
     async def wait_for(self, process_id: str, predicate, timeout: float = 10.0):
-        """Poll the process view until ``predicate(view)`` holds (no time skipping meanwhile)."""
+        """Poll the process view until ``predicate(view)`` holds (no time skipping meanwhile).
+
+        The view is asked for only between workflow tasks: a query that arrives while a task
+        runs its local activities makes the worker answer it on a workflow task of its own."""
         deadline = asyncio.get_running_loop().time() + timeout
+        handle = self.client.get_workflow_handle(process_id)
         while True:
+            while (await handle.describe()).raw_description.HasField("pending_workflow_task"):
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.01)
             current = await self.view(process_id)
             if predicate(current):
                 return current
