@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from infra.db.audit import append, seal
-from infra.db.tables import AuditEvent, Buyer
+from infra.db.tables import AuditEvent, AuditSeal, Buyer
 from tests.api.conftest import bearer, login
 from tests.audit_helpers import record, tampering
 from workflows.domain.messages import AuditRecord
@@ -33,6 +33,11 @@ async def test_verify_names_a_tampered_event_and_reports_the_latest_seal(api):
         await AuditEvent.update({AuditEvent.reason: "edited"}).where(AuditEvent.seq == seq)
         body = (await api.get("/api/audit/verify", headers=station)).json()
         assert body["ok"] is False and body["first_bad"] == seq and "edited" in body["problem"]
+        seals_before = await AuditSeal.count()
+        refused = await api.post("/api/audit/seals", headers=station)  # no seal over a broken chain
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "chain_broken", refused.text
+        assert "/api/audit/verify" in refused.json()["error"]["reason"]
+        assert await AuditSeal.count() == seals_before
     assert (await api.get("/api/audit/seals/latest", headers=await as_(api, "normal-game-cards-1"))).status_code == 403
 
 
