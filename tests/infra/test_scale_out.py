@@ -2,7 +2,7 @@
 dev server), one database (this run's: PostgreSQL in the PostgreSQL pass), one task queue.
 
 Processes started and approved through the HTTP API are worked on by both workers (the
-workflow histories name the worker of every activity), every process ends up where it
+workflow histories name the worker of every step's activities), every process ends up where it
 should, and the telemetry the three processes export over OTLP (to a small receiver here,
 standing in for the collector) joins up: one approval is one trace, from the web process's
 HTTP span to the activity spans in a worker process, and the Temporal SDK's worker metrics
@@ -127,13 +127,20 @@ async def sign_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
 
 
 async def worker_of_each_step(client, process_id: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """(kind, worker pid) for every workflow task and activity the history records."""
+    """(kind, worker pid) for every workflow task and activity the history records. A step's
+    writes are local activities: their markers follow the completion of the workflow task
+    whose worker ran them."""
     done = []
+    completed_by = ""
     async for event in client.get_workflow_handle(process_id).fetch_history_events():
         if event.HasField("activity_task_started_event_attributes"):
             done.append(("activity", event.activity_task_started_event_attributes.identity.split("@")[0]))
         elif event.HasField("workflow_task_started_event_attributes"):
             done.append(("workflow_task", event.workflow_task_started_event_attributes.identity.split("@")[0]))
+        elif event.HasField("workflow_task_completed_event_attributes"):
+            completed_by = event.workflow_task_completed_event_attributes.identity.split("@")[0]
+        elif event.HasField("marker_recorded_event_attributes") and event.marker_recorded_event_attributes.marker_name == "core_local_activity":
+            done.append(("activity", completed_by))
     return done
 
 
