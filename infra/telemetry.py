@@ -453,19 +453,33 @@ class _TracedQueries:
     async def run_querystring(self, querystring, *args, **kwargs):  # type: ignore[no-untyped-def]
         if not _DB_SPANS or not trace.get_current_span().is_recording():
             return await super().run_querystring(querystring, *args, **kwargs)  # type: ignore[misc]
+        with self._span(querystring):
+            return await super().run_querystring(querystring, *args, **kwargs)  # type: ignore[misc]
+
+    async def fetch_inline(self, querystring):  # type: ignore[no-untyped-def]
+        """A compiled query's inline read (``infra.db.compiled``), as a span like the others;
+        None (run it the usual way) on an engine without inline reads."""
+        fetch = getattr(super(), "fetch_inline", None)
+        if fetch is None:
+            return None
+        if not _DB_SPANS or not trace.get_current_span().is_recording():
+            return await fetch(querystring)
+        with self._span(querystring):
+            return await fetch(querystring)
+
+    def _span(self, querystring):  # type: ignore[no-untyped-def]
         try:
             statement, _ = querystring.compile_string(engine_type=self.engine_type)  # type: ignore[attr-defined]
         except Exception:  # a statement we cannot render is still a span
             statement = ""
         operation, table = _describe(statement, querystring)
-        with TRACER.start_as_current_span(f"{operation} {table}".strip(), kind=trace.SpanKind.CLIENT) as span:
-            span.set_attribute("db.system", "postgresql" if self.engine_type == "postgres" else self.engine_type)  # type: ignore[attr-defined]
-            span.set_attribute("db.operation", operation)
-            if table:
-                span.set_attribute("db.sql.table", table)
-            if statement:
-                span.set_attribute("db.statement", statement[:2000])
-            return await super().run_querystring(querystring, *args, **kwargs)  # type: ignore[misc]
+        span = TRACER.start_as_current_span(f"{operation} {table}".strip(), kind=trace.SpanKind.CLIENT, attributes={
+            "db.system": "postgresql" if self.engine_type == "postgres" else self.engine_type,  # type: ignore[attr-defined]
+            "db.operation": operation,
+            **({"db.sql.table": table} if table else {}),
+            **({"db.statement": statement[:2000]} if statement else {}),
+        })
+        return span
 
 
 _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.IGNORECASE)
