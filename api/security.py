@@ -12,7 +12,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 
 from api.errors import ApiError
-from infra.accounts import actor_of, constant_time_equals, session_admin
+from infra.accounts import SESSIONS, constant_time_equals
 from infra.settings import get_settings
 from workflows.domain.policy import Actor
 
@@ -71,15 +71,14 @@ async def provide_principal(request: Request) -> Principal:
         raise ApiError(401, "unauthenticated", "sign in first: no session cookie or bearer token")
     if is_service_token(token):
         raise ApiError(401, "service_token", "service tokens work only on /api/intake")
-    admin = await session_admin(token)
-    if admin is None:
+    signed_in = await SESSIONS.signed_in(token, datetime.now(UTC))
+    if signed_in is None:
         await _audit_bad_token(request, token)
         raise ApiError(401, "session_invalid", "the session has expired or was ended; sign in again")
-    actor = await actor_of(admin, datetime.now(UTC))
     return Principal(
-        admin_id=admin["id"],
-        display_name=admin["display_name"],
-        actor=actor,
+        admin_id=signed_in.admin_id,
+        display_name=signed_in.display_name,
+        actor=signed_in.actor,
         token=token,
         source=source_of(request),
     )

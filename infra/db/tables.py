@@ -59,6 +59,18 @@ class AdminSession(Table, tablename="admin_session"):
     source = Varchar(length=64, default="")
 
 
+class AuthVersion(Table, tablename="auth_version"):
+    """One row whose ``version`` moves with every change to admins, sessions and grants.
+
+    Database triggers (migration ``2026-11-22T07:37:17``) bump it on each update or delete of
+    an admin or a session and each write of a grant, whoever makes it: the web processes'
+    session caches (``infra.accounts.principal_for``) compare it on every request, so a
+    signed-out session, a changed password or a revoked grant takes effect at once.
+    """
+
+    version = BigInt(default=0)
+
+
 class PermissionGrant(Table, tablename="permission_grant"):
     grant_id = Varchar(length=100, unique=True)
     admin = ForeignKey(references=Admin, null=False)
@@ -304,6 +316,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     TierConfig,
     Admin,
     AdminSession,
+    AuthVersion,
     PermissionGrant,
     Merchant,
     PriceBand,
