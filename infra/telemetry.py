@@ -461,17 +461,6 @@ class _TracedQueries:
         with self._span(querystring):
             return await super().run_querystring(querystring, *args, **kwargs)  # type: ignore[misc]
 
-    async def fetch_inline(self, querystring):  # type: ignore[no-untyped-def]
-        """A compiled query's inline read (``infra.db.compiled``), as a span like the others;
-        None (run it the usual way) on an engine without inline reads."""
-        fetch = getattr(super(), "fetch_inline", None)
-        if fetch is None:
-            return None
-        if not _DB_SPANS or not trace.get_current_span().is_recording():
-            return await fetch(querystring)
-        with self._span(querystring):
-            return await fetch(querystring)
-
     def _span(self, querystring):  # type: ignore[no-untyped-def]
         try:
             statement, _ = querystring.compile_string(engine_type=self.engine_type)  # type: ignore[attr-defined]
@@ -503,7 +492,21 @@ def _describe(statement: str, querystring) -> tuple[str, str]:  # type: ignore[n
 @functools.cache
 def traced(engine_class: type) -> type:
     """``traced(PostgresEngine)(config=...)``: the same engine, with its queries as spans."""
-    return type(f"Traced{engine_class.__name__}", (_TracedQueries, engine_class), {})
+    namespace: dict[str, Any] = {}
+    if hasattr(engine_class, "read_inline"):
+        read = engine_class.read_inline
+
+        def read_inline(self, sql, args, table=None):  # type: ignore[no-untyped-def]
+            """A compiled query's inline read (``infra.db.compiled``), as a span like the others."""
+            if not _DB_SPANS or not trace.get_current_span().is_recording():
+                return read(self, sql, args, table)
+            from infra.db.compiled import BoundQuery
+
+            with self._span(BoundQuery(sql, args, table)):
+                return read(self, sql, args, table)
+
+        namespace["read_inline"] = read_inline
+    return type(f"Traced{engine_class.__name__}", (_TracedQueries, engine_class), namespace)
 
 
 # ----- counters derived from the audit trail ---------------------------------------------

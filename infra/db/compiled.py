@@ -9,7 +9,7 @@ each call's values. The rows are what the query's ``run()`` returns: its project
 column holds JSON to load, which rows nest) is worked out once, from the query itself.
 
 ``inline=True`` marks a small indexed read. On SQLite it runs on the event loop's own thread
-(``PooledSQLiteEngine.fetch_inline``: no hand-off to aiosqlite's thread and back), and its
+(``PooledSQLiteEngine.read_inline``: no hand-off to aiosqlite's thread and back), and its
 values are converted per selected column as Piccolo's SQLite converters would, without their
 per-value decoding. PostgreSQL runs compiled queries through its pool, where asyncpg prepares
 each statement once per connection.
@@ -113,7 +113,9 @@ def _alias(column: Any) -> str:
 
 
 class _Plan:
-    __slots__ = ("engine", "select", "sql", "slots", "first", "json_names", "nested", "generic", "by_alias", "projection")
+    __slots__ = (
+        "engine", "table", "select", "sql", "slots", "first", "json_names", "nested", "generic", "by_alias", "projection", "read_inline",
+    )
 
     def __init__(self, engine: Engine, query: Select | First) -> None:
         self.engine = engine
@@ -135,6 +137,8 @@ class _Plan:
             self.json_names = tuple(_alias(c) for c in columns if isinstance(c, JSON | JSONB))
         self.by_alias = {_alias(c): _sqlite_converter(c, output.load_json) for c in columns}
         self.projection: Callable[[tuple], dict[str, Any]] | None = None
+        self.table = self.select.table
+        self.read_inline = None if self.generic else getattr(engine, "read_inline", None)
 
     async def process(self, raw: Any) -> list[dict[str, Any]]:
         """Rows from the engine's usual path (already converted by its driver)."""
@@ -147,11 +151,11 @@ class _Plan:
                     row[name] = load_json(value)
         return [make_nested(row) for row in rows] if self.nested else rows
 
-    def project(self, description: Any, raw: list[tuple]) -> list[dict[str, Any]]:
-        """Rows of stored SQLite values (``fetch_inline``), converted column by column."""
+    def project(self, cursor: Any, raw: list[tuple]) -> list[dict[str, Any]]:
+        """Rows of stored SQLite values (``read_inline``), converted column by column."""
         projection = self.projection
         if projection is None:
-            projection = self.projection = _projection(tuple((d[0], self.by_alias.get(d[0])) for d in description))
+            projection = self.projection = _projection(tuple((d[0], self.by_alias.get(d[0])) for d in cursor.description))
         rows = list(map(projection, raw))
         return [make_nested(row) for row in rows] if self.nested else rows
 
@@ -188,7 +192,7 @@ class Compiled:
 
     def _planned(self) -> _Plan:
         plan = self._plan
-        if plan is None or plan.engine is not plan.select.table._meta.db:  # first run, or tables bound anew
+        if plan is None or plan.engine is not plan.table._meta.db:  # first run, or tables bound anew
             query = self._build()
             table = query.query.table if isinstance(query, First) else query.table
             plan = self._plan = _Plan(table._meta.db, query)
@@ -201,13 +205,12 @@ class Compiled:
     async def rows(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         plan = self._planned()
         values = [(args[v] if isinstance(v, int) else kwargs[v]) if is_param else v for is_param, v in plan.slots]
-        query = BoundQuery(plan.sql, values, plan.select.table)
-        if self._inline and not plan.generic and (fetch := getattr(plan.engine, "fetch_inline", None)) is not None:
-            found = await fetch(query)
+        if self._inline and plan.read_inline is not None:
+            found = plan.read_inline(plan.sql, values, plan.table)
             if found is not None:
                 rows = plan.project(*found)
                 return rows[:1] if plan.first else rows
-        rows = await plan.process(await plan.engine.run_querystring(query))
+        rows = await plan.process(await plan.engine.run_querystring(BoundQuery(plan.sql, values, plan.table)))
         return rows[:1] if plan.first else rows
 
     async def first(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:

@@ -89,7 +89,9 @@ async def test_an_inline_read_sqlite_cannot_take_at_once_goes_the_usual_way(data
         def execute(self, *args):  # type: ignore[no-untyped-def]
             raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setitem(engine._readers, __import__("asyncio").get_running_loop(), Busy())
+    loop = __import__("asyncio").get_running_loop()
+    monkeypatch.setitem(engine._readers, loop, Busy())
+    monkeypatch.setattr(engine, "_last_reader", (loop, Busy()))
     assert await read.first(key="compiled-busy") == {"value": "1"}  # through the pool
     monkeypatch.undo()
     await PlatformMeta.delete().where(PlatformMeta.key == "compiled-busy")
