@@ -31,6 +31,7 @@ import asyncio
 import functools
 import logging
 import os
+import random
 import re
 import socket
 import threading
@@ -614,6 +615,15 @@ METER.create_observable_gauge(
 
 # ----- the web app -----------------------------------------------------------------------
 
+_SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED)
+
+
+def _new_id(bits: int) -> int:
+    """A random trace (128 bits) or span (64 bits) id, never the invalid 0 (as the SDK's)."""
+    while not (value := random.getrandbits(bits)):
+        pass
+    return value
+
 
 class _RouteTemplate:
     """What the ASGI instrumentation reads (``scope["route"].path_format``) for ``http.target``."""
@@ -643,28 +653,39 @@ def _route_naming(app):  # type: ignore[no-untyped-def]
     return middleware
 
 
+class _RequestSpan(trace.NonRecordingSpan):
+    """A request's place in its trace when nothing records it: the caller's trace continued
+    (or a new one), its ids drawn only when something asks (a log line, a workflow started)."""
+
+    def __init__(self, caller: trace.SpanContext | None) -> None:
+        self._caller = caller
+        self._context = None  # type: ignore[assignment]
+
+    def get_span_context(self) -> trace.SpanContext:
+        context = self._context
+        if context is None:
+            caller = self._caller
+            if caller is not None and caller.is_valid:
+                context = trace.SpanContext(caller.trace_id, _new_id(64), False, caller.trace_flags, caller.trace_state)
+            else:
+                context = trace.SpanContext(_new_id(128), _new_id(64), False, _SAMPLED, trace.TraceState())
+            self._context = context
+        return context
+
+
+def _request_context(scope) -> otel_context.Context:  # type: ignore[no-untyped-def]
+    """The context a request runs in: a ``_RequestSpan``, under the caller's ``traceparent``."""
+    for name, _ in scope["headers"]:
+        if name == b"traceparent":
+            from opentelemetry.propagate import extract
+
+            parent = extract({k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]})
+            return trace.set_span_in_context(_RequestSpan(trace.get_current_span(parent).get_span_context()), parent)
+    return trace.set_span_in_context(_RequestSpan(None))
+
+
 def _server_telemetry_class() -> type:
     from litestar.plugins.opentelemetry import OpenTelemetryInstrumentationMiddleware
-    from opentelemetry.propagate import extract
-    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
-
-    ids = RandomIdGenerator()
-    sampled = TraceFlags(TraceFlags.SAMPLED)
-
-    def request_context(scope) -> otel_context.Context:  # type: ignore[no-untyped-def]
-        parent: otel_context.Context | None = None
-        for name, _ in scope["headers"]:
-            if name == b"traceparent":
-                carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-                parent = extract(carrier)
-                break
-        caller = trace.get_current_span(parent).get_span_context() if parent is not None else None
-        if caller is not None and caller.is_valid:
-            span = SpanContext(caller.trace_id, ids.generate_span_id(), False, caller.trace_flags, caller.trace_state)
-        else:
-            span = SpanContext(ids.generate_trace_id(), ids.generate_span_id(), False, sampled, TraceState())
-        return trace.set_span_in_context(NonRecordingSpan(span), parent)
 
     class ServerTelemetry(OpenTelemetryInstrumentationMiddleware):
         """Litestar's OpenTelemetry middleware whenever this process exports spans or metrics.
@@ -686,7 +707,7 @@ def _server_telemetry_class() -> type:
             if state.sdk_disabled:
                 await self.app(scope, receive, send)
                 return
-            token = otel_context.attach(request_context(scope))
+            token = otel_context.attach(_request_context(scope))
             try:
                 await self.app(scope, receive, send)
             finally:
