@@ -8,6 +8,8 @@ import msgspec
 from temporalio import activity
 
 from infra.db.audit import AuditChainBroken, append, seal
+from infra.db.engine import write_transaction
+from infra.db.processes import record_event
 from infra.settings import get_settings
 from workflows.domain.messages import AuditRecord
 
@@ -27,7 +29,13 @@ class SealAuditResult(msgspec.Struct, frozen=True, kw_only=True):
 class AuditActivities:
     @activity.defn(name="write_audit")
     async def write_audit(self, record: AuditRecord) -> int:
-        return await append(record)
+        """The event, and with it the process's row (its start, its latest event, its end)."""
+        if record.process_id is None:
+            return await append(record)
+        async with write_transaction():
+            seq = await append(record)
+            await record_event(record)
+        return seq
 
     @activity.defn(name="seal_audit")
     async def seal_audit(self) -> SealAuditResult:

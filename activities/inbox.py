@@ -8,6 +8,7 @@ from temporalio import activity
 
 from infra.db.audit import append
 from infra.db.engine import write_transaction
+from infra.db.processes import record_event
 from infra.db.tables import Task, TaskKey, task_keys
 from workflows.domain.messages import AuditRecord, TaskChange, TaskClose, TaskRecord
 
@@ -15,10 +16,18 @@ from workflows.domain.messages import AuditRecord, TaskChange, TaskClose, TaskRe
 class InboxActivities:
     @activity.defn(name="record_task")
     async def record_task(self, task: TaskRecord) -> None:
+        """The task row, its audit event and its process's step, in one transaction: a status
+        read never sees the task without the step it belongs to."""
         exists = await Task.exists().where(Task.task_id == task.task_id)
-        if not exists:
-            actions = msgspec.to_builtins(task.actions)
-            async with write_transaction():
+        opened = AuditRecord(
+            actor="system", actor_tier="system", action="task.opened", target=f"task:{task.task_id}",
+            outcome="open", reason=task.title, region=task.region, process_id=task.process_id,
+            after={"tier": task.tier, "due_at": task.due_at.isoformat() if task.due_at else None},
+            at=task.created_at, dedup_key=f"{task.task_id}:opened",
+        )
+        async with write_transaction():
+            if not exists:
+                actions = msgspec.to_builtins(task.actions)
                 inserted = await Task.insert(
                     Task(
                         task_id=task.task_id,
@@ -45,14 +54,8 @@ class InboxActivities:
                 if inserted and keys:
                     row_id = inserted[0]["id"]
                     await TaskKey.insert(*(TaskKey(task=row_id, key=k) for k in keys))
-        await append(
-            AuditRecord(
-                actor="system", actor_tier="system", action="task.opened", target=f"task:{task.task_id}",
-                outcome="open", reason=task.title, region=task.region, process_id=task.process_id,
-                after={"tier": task.tier, "due_at": task.due_at.isoformat() if task.due_at else None},
-                at=task.created_at, dedup_key=f"{task.task_id}:opened",
-            )
-        )
+            await append(opened)
+            await record_event(opened, step=task.step, named=tuple(task.candidates))
 
     @activity.defn(name="change_task")
     async def change_task(self, change: TaskChange) -> None:
@@ -93,21 +96,21 @@ class InboxActivities:
 
     @activity.defn(name="close_task")
     async def close_task(self, close: TaskClose) -> None:
-        await Task.update(
-            {
-                Task.status: close.status,
-                Task.outcome: msgspec.to_builtins({"action": close.action, "reason": close.reason, **close.outcome}),
-                Task.decided_by: close.actor,
-                Task.closed_at: close.at,
-            }
-        ).where((Task.task_id == close.task_id) & Task.status.is_in(["open", "claimed"]))
-        await append(
-            AuditRecord(
-                actor=close.actor, actor_tier=close.actor_tier, action=f"{close.kind}.{close.action}",
-                target=f"task:{close.task_id}", outcome=close.status, reason=close.reason,
-                region=close.region, process_id=close.process_id, after=msgspec.to_builtins(close.outcome) or None,
-                at=close.at, dedup_key=f"{close.task_id}:closed",
-            )
+        """The task closed, its audit event and its process's latest event, in one transaction."""
+        decided = AuditRecord(
+            actor=close.actor, actor_tier=close.actor_tier, action=f"{close.kind}.{close.action}",
+            target=f"task:{close.task_id}", outcome=close.status, reason=close.reason,
+            region=close.region, process_id=close.process_id, after=msgspec.to_builtins(close.outcome) or None,
+            at=close.at, dedup_key=f"{close.task_id}:closed",
         )
-
-
+        async with write_transaction():
+            await Task.update(
+                {
+                    Task.status: close.status,
+                    Task.outcome: msgspec.to_builtins({"action": close.action, "reason": close.reason, **close.outcome}),
+                    Task.decided_by: close.actor,
+                    Task.closed_at: close.at,
+                }
+            ).where((Task.task_id == close.task_id) & Task.status.is_in(["open", "claimed"]))
+            await append(decided)
+            await record_event(decided)  # the decider takes part

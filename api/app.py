@@ -105,7 +105,7 @@ def asgi_app() -> Litestar:
 async def refuse_nul_characters(request: Request) -> None:
     """A NUL character in a path, query or body is refused up front: PostgreSQL cannot store
     one, and a text that reached a workflow would fail its activities on every retry."""
-    if "\x00" in request.url.path or "%00" in request.scope.get("query_string", b"").decode("latin-1"):
+    if "\x00" in request.scope["path"] or b"%00" in request.scope.get("query_string", b""):
         raise ApiError(400, "nul_character", "the path or query contains a NUL character")
     if request.method in ("POST", "PUT", "PATCH"):
         body = await request.body()

@@ -95,3 +95,43 @@ class TierUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cap: Annotated[int, msgspec.Meta(ge=1, le=10_000, examples=[2])] | None
     """The head-count cap; null for no cap (not allowed for the super tier)."""
     reason: Annotated[str, msgspec.Meta(min_length=4, max_length=2000, examples=["超级管理员编制收紧为两人"])]
+
+
+class ProcessTaskRead(msgspec.Struct, frozen=True, kw_only=True):
+    """A task the process waits on."""
+
+    task_id: str
+    step: str
+    title: str
+    tier: str
+    region: str | None
+    status: str
+    """``open`` or ``claimed``."""
+    assignee: str | None
+    due_at: datetime | None
+    escalated: bool
+
+
+class ProcessStatusRead(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a process stands, from Kameng's database (no workflow query): its status, the
+    step it is at, the tasks it waits on, its latest event and, once it has ended, its result."""
+
+    kind: str
+    process_id: str
+    status: str
+    """``running`` until the process ends, then its final status (``approved``, ``rejected``,
+    ``expired``...)."""
+    step: str
+    """``started``, then the step of the latest task opened, then ``finished``."""
+    region: str | None
+    started_by: str | None
+    started_at: datetime | None
+    updated_at: datetime | None
+    """When the latest event happened."""
+    finished_at: datetime | None = None
+    last_action: str | None = None
+    """The latest event (``permission-grant.activated``, ``task.opened``, ``permission-grant.approve``...)."""
+    last_outcome: str | None = None
+    tasks: list[ProcessTaskRead] = []
+    result: dict[str, Any] = {}
+    """What the process ended with (set once it has ended)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 
 from api.errors import ApiError
-from infra.accounts import actor_of, constant_time_equals, session_admin
+from infra.accounts import SESSIONS, constant_time_equals
 from infra.settings import get_settings
 from workflows.domain.policy import Actor
 
@@ -30,8 +31,16 @@ class Principal(msgspec.Struct, frozen=True):
     source: str
 
 
+def _header(connection: ASGIConnection[Any, Any, Any, Any], name: bytes) -> str:
+    """The first value of a header, read off the ASGI scope (no headers object per request)."""
+    for key, value in connection.scope["headers"]:
+        if key == name or key.lower() == name:
+            return value.decode("latin-1")
+    return ""
+
+
 def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    header = connection.headers.get("authorization", "")
+    header = _header(connection, b"authorization")
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -43,9 +52,14 @@ def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 def is_service_token(token: str) -> bool:
     """Platform intake tokens (``KAMENG_INTAKE_TOKENS``), compared in constant time."""
     found = False
-    for candidate in get_settings().intake_token_list:
+    for candidate in _service_tokens(get_settings().intake_tokens):
         found |= constant_time_equals(candidate, token)
     return found
+
+
+@functools.lru_cache(maxsize=4)
+def _service_tokens(configured: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in configured.split(",") if t.strip())
 
 
 def check_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
@@ -57,8 +71,8 @@ def check_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
 
 
 def source_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    client = connection.client
-    return client.host if client else ""
+    client = connection.scope.get("client")
+    return client[0] if client else ""
 
 
 async def provide_principal(request: Request) -> Principal:
@@ -71,15 +85,14 @@ async def provide_principal(request: Request) -> Principal:
         raise ApiError(401, "unauthenticated", "sign in first: no session cookie or bearer token")
     if is_service_token(token):
         raise ApiError(401, "service_token", "service tokens work only on /api/intake")
-    admin = await session_admin(token)
-    if admin is None:
+    signed_in = await SESSIONS.signed_in(token, datetime.now(UTC))
+    if signed_in is None:
         await _audit_bad_token(request, token)
         raise ApiError(401, "session_invalid", "the session has expired or was ended; sign in again")
-    actor = await actor_of(admin, datetime.now(UTC))
     return Principal(
-        admin_id=admin["id"],
-        display_name=admin["display_name"],
-        actor=actor,
+        admin_id=signed_in.admin_id,
+        display_name=signed_in.display_name,
+        actor=signed_in.actor,
         token=token,
         source=source_of(request),
     )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from infra.db.tables import Admin, AdminSession, PermissionGrant
+from infra.db.compiled import Param, compiled
+from infra.db.tables import Admin, AdminSession, AuthVersion, PermissionGrant
 from infra.settings import get_settings
 from workflows.domain.permissions import Scope
 from workflows.domain.policy import Actor, Grant
@@ -96,23 +98,42 @@ async def open_session(admin_id: int, source: str = "") -> str:
     return token
 
 
-@functools.cache
-def _session_columns() -> tuple[Any, ...]:
-    """The joined projection, built once: resolving a foreign key's columns is costly."""
-    return (AdminSession.expires_at, AdminSession.revoked_at, *AdminSession.admin.all_columns())
+ADMIN_COLUMNS = ("id", "username", "display_name", "tier", "regions", "station_master", "status")
+"""What a session's admin row is read for: the actor, the display name."""
+
+
+def _session_query():  # type: ignore[no-untyped-def]
+    """Session joined to its admin, the admin's columns nested under ``admin``."""
+    admin = AdminSession.admin
+    columns = [getattr(admin, name) for name in ADMIN_COLUMNS]
+    return (
+        AdminSession.select(AdminSession.expires_at, AdminSession.revoked_at, *columns)
+        .where(AdminSession.token_hash == Param("digest"))
+        .output(nested=True)
+        .first()
+    )
+
+
+_SESSION = compiled(_session_query, inline=True)
+_GRANTS = compiled(
+    lambda: PermissionGrant.select(
+        PermissionGrant.grant_id, PermissionGrant.permission, PermissionGrant.scope, PermissionGrant.regions,
+        PermissionGrant.starts_at, PermissionGrant.ends_at, PermissionGrant.revoked_at,
+    ).where((PermissionGrant.admin == Param("admin")) & (PermissionGrant.ends_at > Param("now"))),
+    inline=True,
+)
+_AUTH_VERSION = compiled(lambda: AuthVersion.select(AuthVersion.version).limit(1), inline=True)
 
 
 async def session_admin(token: str | None) -> dict[str, Any] | None:
     """The admin a live session token belongs to, or None (one query: session joined to admin)."""
     if not token or len(token) > 256:
         return None
-    now = datetime.now(UTC)
-    found = (
-        await AdminSession.select(*_session_columns())
-        .where(AdminSession.token_hash == token_digest(token))
-        .output(nested=True)
-        .first()
-    )
+    found = await _SESSION.first(digest=token_digest(token))
+    return _live_admin(found, datetime.now(UTC))
+
+
+def _live_admin(found: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
     if found is None or found["revoked_at"] is not None or found["expires_at"] <= now:
         return None
     admin = found["admin"]
@@ -123,10 +144,77 @@ async def session_admin(token: str | None) -> dict[str, Any] | None:
 
 async def actor_of(admin: dict[str, Any], now: datetime) -> Actor:
     """``load_actor`` for an admin row already in hand: only the grants are read."""
-    grants = await PermissionGrant.select().where(
-        (PermissionGrant.admin == admin["id"]) & (PermissionGrant.ends_at > now)
-    )
-    return actor_from_rows(admin, grants)
+    return actor_from_rows(admin, await _GRANTS.rows(admin=admin["id"], now=now))
+
+
+class SignedIn(msgspec.Struct, frozen=True, kw_only=True):
+    """Who a live session token belongs to, as a request needs it."""
+
+    admin_id: int
+    display_name: str
+    actor: Actor
+    expires_at: datetime
+    """The session's own end: past it, the token is refused whatever a cache holds."""
+
+
+class _Cached(msgspec.Struct, frozen=True):
+    version: int
+    until: float
+    signed_in: SignedIn
+
+
+class SessionCache:
+    """A process's answers to "whose session is this token", kept a few seconds.
+
+    Each lookup reads ``auth_version`` (one row, an inline read) and uses a cached answer only
+    if the version is the one it was loaded under: the database's triggers move it with every
+    change to an admin, a session or a grant, from any process, so a signed-out session, an
+    ended one, a changed password, a deactivated admin or a new or revoked grant takes effect
+    on the very next request. The session's own expiry is checked on every use. Tokens that
+    name no live session are not cached (each is looked up, and audited by the caller).
+    """
+
+    def __init__(self, seconds: float = 5.0, size: int = 10_000) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: dict[str, _Cached] = {}
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    async def signed_in(self, token: str | None, now: datetime | None = None) -> SignedIn | None:
+        if not token or len(token) > 256:
+            return None
+        now = now or datetime.now(UTC)
+        digest = token_digest(token)
+        row = await _AUTH_VERSION.first()
+        version = row["version"] if row is not None else None
+        cached = self._entries.get(digest)
+        if (
+            cached is not None and version is not None and cached.version == version
+            and time.monotonic() < cached.until and now < cached.signed_in.expires_at
+        ):
+            return cached.signed_in
+        found = await _SESSION.first(digest=digest)
+        admin = _live_admin(found, now)
+        if admin is None:
+            self._entries.pop(digest, None)
+            return None
+        assert found is not None
+        signed_in = SignedIn(
+            admin_id=admin["id"], display_name=admin["display_name"], actor=await actor_of(admin, now),
+            expires_at=found["expires_at"],
+        )
+        if version is not None:
+            if len(self._entries) >= self.size:
+                self._entries.pop(next(iter(self._entries)))  # the oldest entry
+            # Stored under the version read before the rows: a change made meanwhile moved it
+            # past this one, so the next lookup loads again.
+            self._entries[digest] = _Cached(version, time.monotonic() + self.seconds, signed_in)
+        return signed_in
+
+
+SESSIONS = SessionCache()
 
 
 async def close_session(token: str) -> None:

@@ -78,12 +78,62 @@ class PooledSQLiteEngine(SQLiteEngine):
     """
 
     POOL_SIZE = 4
+    INLINE_BUSY_SECONDS = 0.05
+    """How long an inline read may wait for SQLite's lock before it goes to the pool instead."""
 
-    __slots__ = ("_pools",)
+    __slots__ = ("_pools", "_readers", "_last_reader")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[aiosqlite.Connection]] = weakref.WeakKeyDictionary()
+        self._readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, sqlite3.Connection | None] = weakref.WeakKeyDictionary()
+        self._last_reader: tuple[Any, sqlite3.Connection | None] = (None, None)
+
+    def read_inline(self, sql: str, args: list[Any], table: Any = None) -> tuple[sqlite3.Cursor, list[tuple]] | None:
+        """Run a small read (a compiled query marked ``inline``, ``infra.db.compiled``) on the
+        event loop's own thread: (its cursor, rows of stored values), or None
+        to run it the usual way. In WAL mode a read never waits for a writer; when SQLite is
+        busy anyway (a checkpoint, a file not in WAL mode) or a transaction is open in this
+        context, the usual way it is."""
+        if self.current_transaction.get() is not None:
+            return None
+        loop, reader = self._last_reader
+        if loop is not asyncio.get_running_loop():
+            reader = self._reader()
+        if reader is None:
+            return None
+        try:
+            cursor = reader.execute(sql, args)
+            return cursor, cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            if is_unavailable(exc):
+                return None
+            raise
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """This loop's read-only connection for inline reads, returning stored values (the
+        compiled query converts them); None when the file is not in WAL mode."""
+        loop = asyncio.get_running_loop()
+        try:
+            reader = self._readers[loop]
+        except KeyError:
+            reader = self._open_reader(loop)
+        self._last_reader = (loop, reader)
+        return reader
+
+    def _open_reader(self, loop: asyncio.AbstractEventLoop) -> sqlite3.Connection | None:
+        reader: sqlite3.Connection | None = sqlite3.connect(
+            self.path, timeout=self.INLINE_BUSY_SECONDS, isolation_level=None, check_same_thread=False, cached_statements=256,
+        )
+        assert reader is not None
+        reader.execute("PRAGMA query_only = 1")
+        if reader.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            reader.close()
+            reader = None
+        else:
+            weakref.finalize(loop, reader.close)
+        self._readers[loop] = reader
+        return reader
 
     def _idle(self) -> list[aiosqlite.Connection]:
         loop = asyncio.get_running_loop()

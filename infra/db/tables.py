@@ -59,6 +59,18 @@ class AdminSession(Table, tablename="admin_session"):
     source = Varchar(length=64, default="")
 
 
+class AuthVersion(Table, tablename="auth_version"):
+    """One row whose ``version`` moves with every change to admins, sessions and grants.
+
+    Database triggers (migration ``2026-11-22T07:37:17``) bump it on each update or delete of
+    an admin or a session and each write of a grant, whoever makes it: the web processes'
+    session caches (``infra.accounts.principal_for``) compare it on every request, so a
+    signed-out session, a changed password or a revoked grant takes effect at once.
+    """
+
+    version = BigInt(default=0)
+
+
 class PermissionGrant(Table, tablename="permission_grant"):
     grant_id = Varchar(length=100, unique=True)
     admin = ForeignKey(references=Admin, null=False)
@@ -193,6 +205,34 @@ class Task(Table):
     version = Integer(default=0)
 
 
+class ProcessState(Table, tablename="process"):
+    """A process as Kameng's database knows it, for status reads without a workflow query.
+
+    Written in the transaction of the audit event that moves it (``infra.db.processes``): the
+    start creates it, each task opened sets the step, each audited action or decision is its
+    latest event, the end sets the final status and result. Its open tasks are the task rows.
+    Processes started before this table existed have no row (their status comes from the
+    workflow).
+    """
+
+    process_id = Varchar(length=200, unique=True)
+    kind = Varchar(length=32, index=True)
+    status = Varchar(length=32, default="running")
+    """``running`` until the process ends, then its final status (``approved``, ``expired``...)."""
+    step = Varchar(length=64, default="started")
+    """``started``, then the step of each task as it opens, then ``finished``."""
+    region = Varchar(length=64, null=True, default=None)
+    started_by = Varchar(length=64, null=True, default=None)
+    parties = Array(base_column=Varchar(length=64))
+    """Admins who took part (started, acted, decided, were named on a task): they may read it."""
+    started_at = Timestamptz()
+    updated_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
+    last_action = Varchar(length=64, default="")
+    last_outcome = Varchar(length=32, default="")
+    result = JSON(null=True, default=None)
+
+
 class TaskKey(Table, tablename="task_key"):
     """Who else a task is for, as keys an index can seek: ``c:<admin>`` for each named
     candidate, ``p:<permission>`` for each permission its actions need (holders of an active
@@ -304,6 +344,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     TierConfig,
     Admin,
     AdminSession,
+    AuthVersion,
     PermissionGrant,
     Merchant,
     PriceBand,
@@ -314,6 +355,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     Dispute,
     Task,
     TaskKey,
+    ProcessState,
     AuditEvent,
     AuditSeal,
     LedgerEntry,

@@ -315,6 +315,41 @@ def test_log_lines_carry_the_trace_id(exporters):
     assert ConsoleFormatter().format(record).endswith(f"[trace {format(context.trace_id, '032x')[:8]}]")
 
 
+async def test_a_request_keeps_its_trace_context_and_records_a_span_only_when_spans_leave(exporters, monkeypatch):
+    """With nothing exported the server span would be built only to be dropped: the request
+    then carries just its trace context (the caller's continued, or a new trace)."""
+    from litestar import Litestar, get
+
+    spans, _ = exporters
+
+    @get("/trace", sync_to_thread=False)
+    def current_trace() -> dict:
+        span = trace.get_current_span()
+        context = span.get_span_context()
+        return {"trace_id": format(context.trace_id, "032x"), "sampled": context.trace_flags.sampled, "recording": span.is_recording()}
+
+    app = Litestar([current_trace], plugins=telemetry.litestar_plugins(get_settings()))
+    caller = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = {"traceparent": f"00-{caller}-00f067aa0ba902b7-01"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local") as client:
+        state = telemetry.current()
+        monkeypatch.setattr(state, "traces_exported", False)
+        monkeypatch.setattr(state, "metrics_exported", False)
+        spans.clear()
+        fresh = (await client.get("/trace")).json()
+        continued = (await client.get("/trace", headers=traceparent)).json()
+        assert fresh["trace_id"] != "0" * 32 and fresh["sampled"] and not fresh["recording"]
+        assert continued["trace_id"] == caller and not continued["recording"]
+        assert (await client.get("/trace")).json()["trace_id"] != fresh["trace_id"]
+        assert not [s for s in spans.get_finished_spans() if s.name.startswith("GET")]
+
+        monkeypatch.undo()  # spans leave the process again: the full server span
+        exported = (await client.get("/trace", headers=traceparent)).json()
+        assert exported["trace_id"] == caller and exported["recording"]
+        [server] = [s for s in spans.get_finished_spans() if s.name == "GET /trace"]
+        assert server.kind is trace.SpanKind.SERVER and server.attributes["http.status_code"] == 200
+
+
 @pytest.mark.parametrize(
     ("env", "traces", "metrics"),
     [
