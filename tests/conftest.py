@@ -69,6 +69,37 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/infra/test_seed.py") else 1)
 
 
+# With pytest-xdist (`make test` runs two workers), each worker is a whole run of its own: its
+# own temporary directory, database (SQLite file or PostgreSQL database), demo platform and
+# servers, all set up above at import. Tests are handed out in groups, in collection order
+# (so each worker runs its share in the order a single run would, seed tests first): a module
+# at a time, and a whole directory where its modules share processes too dear to start twice.
+XDIST_DIRECTORY_GROUPS = (
+    "tests/web/",  # one Chromium, one Temporal dev server, one web app
+    "tests/reliability/",  # one product stack (Temporal, worker and web app as processes)
+)
+
+
+def xdist_group(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return next((d for d in XDIST_DIRECTORY_GROUPS if path.startswith(d)), path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    """``-n N`` (``--dist load``, its default) schedules by the groups above."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+    config.option.loadscopereorder = False  # keep collection order
+    return GroupScheduling(config, log)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _PG_ADMIN_URL:
