@@ -35,6 +35,12 @@ if _PG_ADMIN_URL:
     os.environ["KAMENG_DATABASE_URL"] = _PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + _PG_DB
 else:
     os.environ["KAMENG_DATABASE_URL"] = f"sqlite:///{_TMP / 'var' / 'kameng.db'}"
+    # A run started by a test (tests/infra/test_scaffold.py) starts from the demo platform the
+    # outer run seeded, instead of seeding its own.
+    if os.environ.get("KAMENG_TEST_SEEDED_DB"):
+        (_TMP / "var").mkdir(parents=True, exist_ok=True)
+        shutil.copy(os.environ["KAMENG_TEST_SEEDED_DB"], _TMP / "var" / "kameng.db")
+_SEEDED_COPY = _TMP / "seeded.db"
 
 
 def _pg_admin(sql: str) -> None:
@@ -143,7 +149,24 @@ async def demo(database):
     """The demo platform, seeded once per run."""
     from infra.seed import seed
 
-    return await seed()
+    summary = await seed()
+    if os.environ["KAMENG_DATABASE_URL"].startswith("sqlite:///"):
+        # A copy as seeded, before any test changes it, for the product runs tests start on a
+        # database of their own (seeding takes seconds; copying it, a fraction of one).
+        import sqlite3
+
+        def copy() -> None:
+            with sqlite3.connect(os.environ["KAMENG_DATABASE_URL"].removeprefix("sqlite:///")) as conn:
+                conn.execute("VACUUM INTO ?", (str(_SEEDED_COPY),))
+
+        await asyncio.to_thread(copy)
+    return summary
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(demo) -> Path | None:
+    """The SQLite database as the demo platform left it (None on PostgreSQL)."""
+    return _SEEDED_COPY if _SEEDED_COPY.exists() else None
 
 
 async def time_skipping_env():
