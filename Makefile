@@ -43,13 +43,18 @@ test: install-test system-deps
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
+# Each pass runs on TEST_WORKERS pytest-xdist workers, each a whole run of its own (its own
+# database, demo platform and servers; tests/conftest.py says how tests are shared out).
 # The time-skipping test server keeps one global clock per run; when a run's clock sticks,
-# the tests that failed run once more on a fresh server, and only their second result counts.
+# the tests that failed run once more, in one process on a fresh server, and only their
+# second result counts.
+TEST_WORKERS ?= 2
+
 test-sqlite: install-test
-	$(PY) -m pytest || $(PY) -m pytest --last-failed --last-failed-no-failures none
+	$(PY) -m pytest -n $(TEST_WORKERS) || $(PY) -m pytest --last-failed --last-failed-no-failures none
 
 test-postgres: install-test
-	KAMENG_TEST_POSTGRES=$(PG_TEST_URL) $(PY) -m pytest -m db || \
+	KAMENG_TEST_POSTGRES=$(PG_TEST_URL) $(PY) -m pytest -m db -n $(TEST_WORKERS) || \
 	KAMENG_TEST_POSTGRES=$(PG_TEST_URL) $(PY) -m pytest -m db --last-failed --last-failed-no-failures none
 
 ## The reliability suite at length: more processes, more faults, a longer load run.

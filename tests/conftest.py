@@ -35,6 +35,12 @@ if _PG_ADMIN_URL:
     os.environ["KAMENG_DATABASE_URL"] = _PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + _PG_DB
 else:
     os.environ["KAMENG_DATABASE_URL"] = f"sqlite:///{_TMP / 'var' / 'kameng.db'}"
+    # A run started by a test (tests/infra/test_scaffold.py) starts from the demo platform the
+    # outer run seeded, instead of seeding its own.
+    if os.environ.get("KAMENG_TEST_SEEDED_DB"):
+        (_TMP / "var").mkdir(parents=True, exist_ok=True)
+        shutil.copy(os.environ["KAMENG_TEST_SEEDED_DB"], _TMP / "var" / "kameng.db")
+_SEEDED_COPY = _TMP / "seeded.db"
 
 
 def _pg_admin(sql: str) -> None:
@@ -67,6 +73,37 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """The seed tests inspect the freshly seeded platform (exact counts, untouched history),
     so they run before any test adds merchants, orders or price changes."""
     items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/infra/test_seed.py") else 1)
+
+
+# With pytest-xdist (`make test` runs two workers), each worker is a whole run of its own: its
+# own temporary directory, database (SQLite file or PostgreSQL database), demo platform and
+# servers, all set up above at import. Tests are handed out in groups, in collection order
+# (so each worker runs its share in the order a single run would, seed tests first): a module
+# at a time, and a whole directory where its modules share processes too dear to start twice.
+XDIST_DIRECTORY_GROUPS = (
+    "tests/web/",  # one Chromium, one Temporal dev server, one web app
+    "tests/reliability/",  # one product stack (Temporal, worker and web app as processes)
+)
+
+
+def xdist_group(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return next((d for d in XDIST_DIRECTORY_GROUPS if path.startswith(d)), path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    """``-n N`` (``--dist load``, its default) schedules by the groups above."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+    config.option.loadscopereorder = False  # keep collection order
+    return GroupScheduling(config, log)
 
 
 @pytest.hookimpl(trylast=True)
@@ -112,7 +149,24 @@ async def demo(database):
     """The demo platform, seeded once per run."""
     from infra.seed import seed
 
-    return await seed()
+    summary = await seed()
+    if os.environ["KAMENG_DATABASE_URL"].startswith("sqlite:///"):
+        # A copy as seeded, before any test changes it, for the product runs tests start on a
+        # database of their own (seeding takes seconds; copying it, a fraction of one).
+        import sqlite3
+
+        def copy() -> None:
+            with sqlite3.connect(os.environ["KAMENG_DATABASE_URL"].removeprefix("sqlite:///")) as conn:
+                conn.execute("VACUUM INTO ?", (str(_SEEDED_COPY),))
+
+        await asyncio.to_thread(copy)
+    return summary
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(demo) -> Path | None:
+    """The SQLite database as the demo platform left it (None on PostgreSQL)."""
+    return _SEEDED_COPY if _SEEDED_COPY.exists() else None
 
 
 async def time_skipping_env():

@@ -22,8 +22,11 @@ CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, seeded_sqlite):
     root = tmp_path_factory.mktemp("schemathesis")
+    if seeded_sqlite is not None:  # the demo platform as seeded (`kameng dev` keeps it)
+        (root / "var").mkdir()
+        shutil.copy(seeded_sqlite, root / "var" / "kameng.db")
     ports = {"web": free_port(), "temporal": free_port(), "ui": free_port()}
     env = {
         **os.environ, "KAMENG_VAR_DIR": str(root / "var"), "KAMENG_DATABASE_URL": "", "KAMENG_PORT": str(ports["web"]),

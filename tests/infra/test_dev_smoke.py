@@ -57,7 +57,7 @@ def wait_healthy(port: int, process: subprocess.Popen, log_path: Path, timeout: 
                 return body
         except OSError as exc:
             last = exc
-        time.sleep(0.5)
+        time.sleep(0.2)
     raise AssertionError(f"never healthy: {last}\n{log_path.read_text()}")
 
 
@@ -95,7 +95,7 @@ def wait_for_risk_reviews(database: Path, at_least: int, timeout: float = 120) -
         found = len(reviews & tasks)
         if len(reviews) >= at_least and reviews <= tasks:
             return found
-        time.sleep(1)
+        time.sleep(0.25)
     raise AssertionError(f"only {found} risk reviews have their task (wanted {at_least})")
 
 
@@ -116,11 +116,11 @@ def test_dev_runs_the_whole_product_and_stops_cleanly(tmp_path: Path) -> None:
 
         deadline = time.monotonic() + 30
         while "worker polling" not in log_path.read_text() and time.monotonic() < deadline:
-            time.sleep(0.3)
+            time.sleep(0.1)
         # The worker starts the standing audit-seal workflow, which seals at once with the key
         # it generates into var/ (owner-only).
         while "audit trail sealed" not in log_path.read_text() and time.monotonic() < deadline:
-            time.sleep(0.3)
+            time.sleep(0.1)
         text = log_path.read_text()
         assert "worker polling" in text
         assert "started standing workflow audit-seal" in text and "audit trail sealed" in text
@@ -143,7 +143,7 @@ def test_dev_runs_the_whole_product_and_stops_cleanly(tmp_path: Path) -> None:
         wait_healthy(ports["web"], process, log_path)
         deadline = time.monotonic() + 30
         while "worker polling" not in log_path.read_text() and time.monotonic() < deadline:
-            time.sleep(0.3)
+            time.sleep(0.1)
         text = log_path.read_text()
         assert "demo platform kept" in text
         assert "worker polling" in text and "started standing workflow" not in text  # still running from the first

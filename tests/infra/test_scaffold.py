@@ -26,11 +26,13 @@ def copy_project(dest: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
 
 
-def test_scaffolded_process_passes_its_tests(tmp_path):
+def test_scaffolded_process_passes_its_tests(tmp_path, seeded_sqlite):
     copy_project(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     for key in [k for k in env if k.startswith("KAMENG_")]:
         del env[key]
+    if seeded_sqlite is not None:  # its run starts from the demo platform as seeded
+        env["KAMENG_TEST_SEEDED_DB"] = str(seeded_sqlite)
     made = subprocess.run(
         [sys.executable, "-m", "infra.cli", "new-process", "coupon-approval", "--title-zh", "优惠券审批"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,

@@ -18,15 +18,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
         terminalreporter.write_line(line)
 
 
-@pytest.fixture
-async def stack(demo, tmp_path):
-    """Temporal, one worker and the web app as OS processes on this run's database."""
-    stack = Stack(root=tmp_path, database_url=os.environ["KAMENG_DATABASE_URL"])
+@pytest.fixture(scope="session")
+async def shared_stack(demo, tmp_path_factory):
+    """Temporal, one worker and the web app as OS processes on this run's database, started
+    once for the tests that drive the product over HTTP (starting them is most of a short
+    test's time)."""
+    stack = Stack(root=tmp_path_factory.mktemp("stack"), database_url=os.environ["KAMENG_DATABASE_URL"])
     try:
         await stack.start(workers=1)
         yield stack
     finally:
         stack.close()
+
+
+@pytest.fixture
+async def stack(shared_stack):
+    """The shared stack with every part running (a test before may have killed or stopped
+    one), and with no process of an earlier test still running in its Temporal."""
+    await shared_stack.ensure_running()
+    await end_processes(shared_stack)
+    yield shared_stack
+    if shared_stack.temporal is not None and shared_stack.temporal.running():
+        await end_processes(shared_stack)
 
 
 @pytest.fixture
@@ -38,9 +51,25 @@ async def admins(stack):
     await leave_no_trace(admins.started)
 
 
+async def end_processes(stack: Stack) -> None:
+    """Terminate every process a test left running in the stack's Temporal (its standing
+    workflows excepted): the next test starts, as on a fresh stack, with none of them."""
+    from infra.temporal.client import connect
+    from infra.temporal.schedules import STANDING
+
+    client = await connect(address=stack.temporal_address)
+    standing = {s.workflow_id for s in STANDING}
+    async for execution in client.list_workflows("ExecutionStatus = 'Running'"):
+        if execution.id not in standing:
+            try:
+                await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate("test finished")
+            except Exception:  # finished meanwhile: nothing to end
+                pass
+
+
 async def leave_no_trace(process_ids: list[str]) -> None:
-    """The stack's Temporal goes with the test: close what its processes left open in the
-    shared database, so later tests see the demo platform's own inboxes and grants."""
+    """A test's processes end with it: close what they left open in the shared database, so
+    later tests see the demo platform's own inboxes and grants."""
     from datetime import UTC, datetime
 
     from infra.db.tables import PermissionGrant, Task

@@ -67,6 +67,9 @@ class Child:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def tail(self, chars: int = 3000) -> str:
         return f"--- {self.log.name}\n{self.log.read_text(errors='replace')[-chars:]}" if self.log.exists() else ""
 
@@ -177,6 +180,22 @@ class Stack:
         for worker in self.workers:
             await self.worker_up(worker)
         await self.web_up()
+
+    async def ensure_running(self) -> None:
+        """Start again whatever part a previous test stopped or killed (the stack is shared)."""
+        if self.temporal is not None and not self.temporal.running():
+            self.temporal.start()
+            await self.temporal_up()
+        restarted = [w for w in self.workers if not w.running()]
+        for worker in restarted:
+            worker.start()
+        web_down = self.web is not None and not self.web.running()
+        if web_down:
+            self.web.start()
+        for worker in restarted:
+            await self.worker_up(worker)
+        if web_down:
+            await self.web_up()
 
     def close(self) -> None:
         for child in self.children():
