@@ -75,7 +75,8 @@ def source_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return client[0] if client else ""
 
 
-async def provide_principal(request: Request) -> Principal:
+def session_token(request: Request) -> str:
+    """The request's session token (bearer, else the cookie with CSRF for writes), or 401."""
     token = bearer(request)
     if token is None:
         token = request.cookies.get(SESSION_COOKIE)
@@ -85,7 +86,13 @@ async def provide_principal(request: Request) -> Principal:
         raise ApiError(401, "unauthenticated", "sign in first: no session cookie or bearer token")
     if is_service_token(token):
         raise ApiError(401, "service_token", "service tokens work only on /api/intake")
-    signed_in = await SESSIONS.signed_in(token, datetime.now(UTC))
+    return token
+
+
+async def principal_for(request: Request, token: str, *, version: int | None = None) -> Principal:
+    """The admin the token's live session belongs to, or 401 (the attempt audited).
+    ``version``: an ``auth_version`` the caller read after the request arrived (else read here)."""
+    signed_in = await SESSIONS.signed_in(token, datetime.now(UTC), version=version)
     if signed_in is None:
         await _audit_bad_token(request, token)
         raise ApiError(401, "session_invalid", "the session has expired or was ended; sign in again")
@@ -96,6 +103,32 @@ async def provide_principal(request: Request) -> Principal:
         token=token,
         source=source_of(request),
     )
+
+
+async def provide_principal(request: Request) -> Principal:
+    return await principal_for(request, session_token(request))
+
+
+class Caller:
+    """A request with a session token whose session is not yet looked up: for a read that
+    fetches ``auth_version`` in its own statement (``infra.accounts.auth_version_sql``), so
+    confirming the session costs no statement of its own. ``await caller.principal(version)``
+    before using anything read: a session ended, an admin changed or a grant revoked before
+    that statement ran is refused exactly as by ``provide_principal``."""
+
+    __slots__ = ("_request", "_token")
+
+    def __init__(self, request: Request, token: str) -> None:
+        self._request = request
+        self._token = token
+
+    async def principal(self, version: int | None = None) -> Principal:
+        return await principal_for(self._request, self._token, version=version)
+
+
+async def provide_caller(request: Request) -> Caller:
+    """The token's form is checked at once (401 before anything is read)."""
+    return Caller(request, session_token(request))
 
 
 async def _audit_bad_token(request: Request, token: str) -> None:

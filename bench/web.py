@@ -17,15 +17,16 @@ from pathlib import Path
 import httpx
 
 from bench.core import Figure, Spread, interleave, ratio_figure
+from tests.reliability.stack import free_port
 
 VAR = Path("var/bench")
-PORTS = iter(range(18700, 18800))
 INBOX = "/api/inbox?limit=50"
 
 
 @contextmanager
 def server(factory: str, env: dict[str, str]):
-    port = next(PORTS)
+    # A free port, not a fixed one: a second bench on the machine would otherwise answer for this one.
+    port = free_port()
     cmd = [
         sys.executable, "-c",
         "import sys; from granian import Granian; from granian.constants import Interfaces; "

@@ -125,6 +125,12 @@ _GRANTS = compiled(
 _AUTH_VERSION = compiled(lambda: AuthVersion.select(AuthVersion.version).limit(1), inline=True)
 
 
+def auth_version_sql() -> str:
+    """A scalar subquery for a read's own statement: the ``auth_version`` in the same snapshot
+    as what it reads, for ``SessionCache.signed_in(..., version=)``."""
+    return f"(SELECT {AuthVersion.version._meta.db_column_name} FROM {AuthVersion._meta.tablename} LIMIT 1)"
+
+
 async def session_admin(token: str | None) -> dict[str, Any] | None:
     """The admin a live session token belongs to, or None (one query: session joined to admin)."""
     if not token or len(token) > 256:
@@ -182,19 +188,29 @@ class SessionCache:
     def clear(self) -> None:
         self._entries.clear()
 
-    async def signed_in(self, token: str | None, now: datetime | None = None) -> SignedIn | None:
-        if not token or len(token) > 256:
-            return None
-        now = now or datetime.now(UTC)
-        digest = token_digest(token)
-        row = await _AUTH_VERSION.first()
-        version = row["version"] if row is not None else None
+    def current(self, digest: str, version: int | None, now: datetime) -> SignedIn | None:
+        """The cached answer for a token's digest if it holds under ``version`` at ``now``."""
         cached = self._entries.get(digest)
         if (
             cached is not None and version is not None and cached.version == version
             and time.monotonic() < cached.until and now < cached.signed_in.expires_at
         ):
             return cached.signed_in
+        return None
+
+    async def signed_in(self, token: str | None, now: datetime | None = None, *, version: int | None = None) -> SignedIn | None:
+        """Whose live session ``token`` is, or None. ``version``: an ``auth_version`` the caller
+        read itself after the request arrived (in the statement that read what the request
+        asked for, ``auth_version_sql``); without it, it is read here."""
+        if not token or len(token) > 256:
+            return None
+        now = now or datetime.now(UTC)
+        digest = token_digest(token)
+        if version is None:
+            row = await _AUTH_VERSION.first()
+            version = row["version"] if row is not None else None
+        if (cached := self.current(digest, version, now)) is not None:
+            return cached
         found = await _SESSION.first(digest=digest)
         admin = _live_admin(found, now)
         if admin is None:

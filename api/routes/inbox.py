@@ -21,6 +21,8 @@ READ_COLUMNS = (
     Task.assignee, Task.due_at, Task.escalated, Task.actions, Task.priority, Task.created_at,
 )
 """What ``task_read`` needs: the inbox reads no more than it answers."""
+PASSED_ON = frozenset({"actions"})
+"""Stored JSON the answer holds as it is: written out verbatim, never decoded and encoded again."""
 
 
 def task_read(row: dict) -> TaskRead:
@@ -57,7 +59,7 @@ async def inbox(
         after = int(cursor)
     rows, next_cursor = await list_tasks(
         principal.actor, now=datetime.now(UTC), status=status, kind=kind, region=region,
-        limit=limit, cursor=after, columns=READ_COLUMNS,
+        limit=limit, cursor=after, columns=READ_COLUMNS, raw_json=PASSED_ON,
     )
     return InboxRead(
         items=[task_read(r) for r in rows],

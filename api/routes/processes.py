@@ -19,7 +19,7 @@ from litestar.params import Body, Parameter
 from api.audit import audit_denied
 from api.errors import COMMON_ERRORS, ApiError, error_responses
 from api.schemas import ProcessStatusRead, ProcessTaskRead
-from api.security import Principal, provide_principal
+from api.security import Caller, Principal, provide_caller, provide_principal
 from api.subjects import start_subject
 from infra.db.inbox import get_task, visible
 from infra.db.processes import process_status
@@ -196,8 +196,8 @@ def _read_route(spec: WorkflowSpec):
 
 
 def _status_route(spec: WorkflowSpec):
-    async def status(request: Request, principal: Principal, process_id: Annotated[str, Parameter(max_length=300)]) -> ProcessStatusRead:
-        return await read_status(request, principal, spec.kind, process_id)
+    async def status(request: Request, caller: Caller, process_id: Annotated[str, Parameter(max_length=300)]) -> ProcessStatusRead:
+        return await read_status(request, caller, spec.kind, process_id)
 
     return get(
         f"/api/processes/{spec.kind}/{{process_id:str}}/status",
@@ -209,7 +209,7 @@ def _status_route(spec: WorkflowSpec):
             "part in the process, the regional admins of its region); anyone else gets 404."
         ),
         tags=[spec.kind],
-        dependencies=PRINCIPAL,
+        dependencies={"caller": Provide(provide_caller)},
         responses=error_responses(401, 404),
     )(status)
 
@@ -227,10 +227,13 @@ async def read_process(request: Request, principal: Principal, kind: str, proces
     return process
 
 
-async def read_status(request: Request, principal: Principal, kind: str, process_id: str) -> ProcessStatusRead:
+async def read_status(request: Request, caller: Caller, kind: str, process_id: str) -> ProcessStatusRead:
     if not process_id.startswith(f"{kind}-"):
+        await caller.principal()
         raise ApiError(404, "not_found", "no such process")
     found = await process_status(process_id)
+    # The session is confirmed against the auth_version read with the row, before anything read is used.
+    principal = await caller.principal(found[0]["auth_version"] if found is not None else None)
     if found is None:
         # No row: the process started before rows were kept, or ended before it started
         # (refused at once). The workflow answers, under the same rule.

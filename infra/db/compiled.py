@@ -112,12 +112,18 @@ def _alias(column: Any) -> str:
     return column._meta.get_default_alias() if column._meta.call_chain else column._meta.name
 
 
+def _raw(value: Any) -> msgspec.Raw:
+    """A stored JSON text passed on undecoded (``raw_json``)."""
+    return msgspec.Raw(value if isinstance(value, str | bytes) else msgspec.json.encode(value))
+
+
 class _Plan:
     __slots__ = (
-        "engine", "table", "select", "sql", "slots", "first", "json_names", "nested", "generic", "by_alias", "projection", "read_inline",
+        "engine", "table", "select", "sql", "slots", "first", "json_names", "raw_names", "nested", "generic", "by_alias",
+        "projection", "read_inline",
     )
 
-    def __init__(self, engine: Engine, query: Select | First) -> None:
+    def __init__(self, engine: Engine, query: Select | First, raw_json: frozenset[str] = frozenset()) -> None:
         self.engine = engine
         self.first = isinstance(query, First)
         self.select: Select = query.query if isinstance(query, First) else query
@@ -132,10 +138,11 @@ class _Plan:
         self.generic = output.as_objects or any(isinstance(c, M2MSelect) for c in selected)
         self.nested = output.nested and bool(selected)
         columns = [c for c in (selected or self.select.table._meta.columns) if isinstance(c, Column)]
+        self.raw_names = tuple(_alias(c) for c in columns if isinstance(c, JSON | JSONB) and _alias(c) in raw_json)
         self.json_names: tuple[str, ...] = ()
         if output.load_json:
-            self.json_names = tuple(_alias(c) for c in columns if isinstance(c, JSON | JSONB))
-        self.by_alias = {_alias(c): _sqlite_converter(c, output.load_json) for c in columns}
+            self.json_names = tuple(_alias(c) for c in columns if isinstance(c, JSON | JSONB) and _alias(c) not in raw_json)
+        self.by_alias = {_alias(c): _raw if _alias(c) in raw_json else _sqlite_converter(c, output.load_json) for c in columns}
         self.projection: Callable[[tuple], dict[str, Any]] | None = None
         self.table = self.select.table
         self.read_inline = None if self.generic else getattr(engine, "read_inline", None)
@@ -149,6 +156,10 @@ class _Plan:
             for row in rows:
                 if (value := row[name]) is not None:
                     row[name] = load_json(value)
+        for name in self.raw_names:
+            for row in rows:
+                if (value := row[name]) is not None:
+                    row[name] = _raw(value)
         return [make_nested(row) for row in rows] if self.nested else rows
 
     def project(self, cursor: Any, raw: list[tuple]) -> list[dict[str, Any]]:
@@ -181,13 +192,18 @@ def _projection(columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]) ->
 
 
 class Compiled:
-    """A select built by ``build()`` once per engine; ``await q.rows(...)`` / ``await q.first(...)``."""
+    """A select built by ``build()`` once per engine; ``await q.rows(...)`` / ``await q.first(...)``.
 
-    __slots__ = ("_build", "_inline", "_plan")
+    ``raw_json``: JSON columns (by their name in the row) returned undecoded, as ``msgspec.Raw``,
+    for a caller that only passes them on into a response (msgspec writes them out verbatim).
+    """
 
-    def __init__(self, build: Callable[[], Select | First], *, inline: bool = False) -> None:
+    __slots__ = ("_build", "_inline", "_raw_json", "_plan")
+
+    def __init__(self, build: Callable[[], Select | First], *, inline: bool = False, raw_json: frozenset[str] = frozenset()) -> None:
         self._build = build
         self._inline = inline
+        self._raw_json = raw_json
         self._plan: _Plan | None = None
 
     def _planned(self) -> _Plan:
@@ -195,7 +211,7 @@ class Compiled:
         if plan is None or plan.engine is not plan.table._meta.db:  # first run, or tables bound anew
             query = self._build()
             table = query.query.table if isinstance(query, First) else query.table
-            plan = self._plan = _Plan(table._meta.db, query)
+            plan = self._plan = _Plan(table._meta.db, query, self._raw_json)
         return plan
 
     @property
@@ -218,6 +234,6 @@ class Compiled:
         return rows[0] if rows else None
 
 
-def compiled(build: Callable[[], Select | First], *, inline: bool = False) -> Compiled:
+def compiled(build: Callable[[], Select | First], *, inline: bool = False, raw_json: frozenset[str] = frozenset()) -> Compiled:
     """``compiled(lambda: Admin.select(Admin.id).where(Admin.username == Param("name")).first())``."""
-    return Compiled(build, inline=inline)
+    return Compiled(build, inline=inline, raw_json=raw_json)

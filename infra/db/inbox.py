@@ -44,6 +44,7 @@ async def list_tasks(
     limit: int = 50,
     cursor: int | None = None,
     columns: tuple[Column, ...] = (),
+    raw_json: frozenset[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], int | None]:
     """A page of the tasks this admin may see, newest first; returns (rows, next cursor).
 
@@ -52,24 +53,25 @@ async def list_tasks(
     their assignments, the tasks naming them, each active grant), each reading at most a page
     of ids newest-first from its own index below the cursor; the page is the newest of those.
     ``columns`` picks what each row holds (``id`` is always there); default every column.
+    ``raw_json`` names JSON columns to return undecoded (``msgspec.Raw``, for a response).
     """
     if columns and not any(c is Task.id for c in columns):
         columns = (Task.id, *columns)
     if not actor.active:
         return [], None
     sql, args = _visible_where(actor, now, status=status, kind=kind, region=region, limit=limit, cursor=cursor)
-    rows = await _page(sql, len(args), columns, limit).rows(*args)
+    rows = await _page(sql, len(args), columns, limit, raw_json).rows(*args)
     return rows, (rows[-1]["id"] if len(rows) == limit else None)
 
 
-_PAGES: dict[tuple[str, int, tuple[int, ...], int], Compiled] = {}
+_PAGES: dict[tuple[str, int, tuple[int, ...], int, frozenset[str]], Compiled] = {}
 """The page query per shape (the admin's regions and grants, the filters, the columns, the
 limit): built and rendered by Piccolo once, then run with each request's values."""
 
 
-def _page(sql: str, count: int, columns: tuple[Column, ...], limit: int) -> Compiled:
+def _page(sql: str, count: int, columns: tuple[Column, ...], limit: int, raw_json: frozenset[str]) -> Compiled:
     # Columns by identity: a column's == builds a where clause. The built query holds them.
-    key = (sql, count, tuple(map(id, columns)), limit)
+    key = (sql, count, tuple(map(id, columns)), limit, raw_json)
     page = _PAGES.get(key)
     if page is None:
         if len(_PAGES) >= 512:
@@ -80,7 +82,7 @@ def _page(sql: str, count: int, columns: tuple[Column, ...], limit: int) -> Comp
             where = WhereRaw(sql, *(Param(i) for i in range(count)))
             return query.where(where).order_by(Task.id, ascending=False).limit(limit).output(load_json=True)
 
-        page = _PAGES[key] = compiled(build, inline=True)
+        page = _PAGES[key] = compiled(build, inline=True, raw_json=raw_json)
     return page
 
 

@@ -22,6 +22,7 @@ import msgspec
 
 from piccolo.querystring import QueryString
 
+from infra.accounts import auth_version_sql
 from infra.db.compiled import Param, compiled
 from infra.db.tables import ProcessState
 from workflows.domain.messages import AuditRecord
@@ -134,7 +135,9 @@ STATUS_COLUMNS = (
 )
 _STATUS = compiled(
     lambda: ProcessState.select(
-        *STATUS_COLUMNS, QueryString(_open_tasks_sql(ProcessState._meta.db.engine_type)).as_alias("tasks"),
+        *STATUS_COLUMNS,
+        QueryString(_open_tasks_sql(ProcessState._meta.db.engine_type)).as_alias("tasks"),
+        QueryString(auth_version_sql()).as_alias("auth_version"),
     ).where(ProcessState.process_id == Param("pid")).output(load_json=True).first(),
     inline=True,
 )
@@ -151,7 +154,8 @@ def _utc(task: OpenTask) -> OpenTask:
 
 async def process_status(process_id: str) -> tuple[dict[str, Any], list[OpenTask]] | None:
     """The process's row and its open tasks (oldest first), or None when it has no row: one
-    statement."""
+    statement, which also reads ``auth_version`` (the row's ``auth_version``) so the caller's
+    session is confirmed against the same snapshot (``api.security.Caller``)."""
     row = await _STATUS.first(pid=process_id)
     if row is None:
         return None

@@ -124,3 +124,36 @@ async def test_the_status_route_is_documented_for_every_kind(api):
     assert {"200", "401", "404"} <= set(operation["responses"])
     assert "ProcessStatusRead" in str(operation["responses"]["200"])
     assert "/api/processes/fund-operation/{process_id}/status" in schema["paths"]
+
+
+async def test_a_status_read_confirms_the_session_against_the_statement_that_reads_the_process(api):
+    """The status read checks auth_version in its own statement: what ends or narrows a cached
+    session before it runs takes effect on that very read."""
+    from infra.accounts import SESSIONS, token_digest
+    from infra.db.tables import Admin, AuditEvent
+
+    normal = await login(api, "normal-east-china-1")
+    pid = (await api.post("/api/processes/permission-grant", json=REQUEST, headers=bearer(normal))).json()["process_id"]
+    await open_task_id(pid)
+    regional = await login(api, "regional-east-china")
+    api.cookies.clear()
+    url = f"/api/processes/permission-grant/{pid}/status"
+    assert (await api.get(url, headers=bearer(regional))).status_code == 200
+    assert token_digest(regional) in SESSIONS._entries  # served from the cache from now on
+
+    # The admin's regions change (another process, plain SQL): the region no longer covers it.
+    await Admin.update({Admin.regions: ["game-items"]}).where(Admin.username == "regional-east-china")
+    try:
+        assert (await api.get(url, headers=bearer(regional))).status_code == 404
+    finally:
+        await Admin.update({Admin.regions: ["east-china"]}).where(Admin.username == "regional-east-china")
+    assert (await api.get(url, headers=bearer(regional))).status_code == 200
+
+    # Signed out: refused at once, and the attempt audited like any dead token.
+    denials = await AuditEvent.count().where(AuditEvent.action == "auth.token")
+    assert (await api.post("/api/auth/logout", headers=bearer(regional))).status_code == 204
+    refused = await api.get(url, headers=bearer(regional))
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "session_invalid"
+    assert await AuditEvent.count().where(AuditEvent.action == "auth.token") == denials + 1
+    for path in (url, "/api/processes/permission-grant/permission-grant-nope/status", f"/api/processes/promotion/{pid}/status"):
+        assert (await api.get(path, headers=bearer("not-a-session"))).status_code == 401, path

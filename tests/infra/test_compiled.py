@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from infra.accounts import open_session
@@ -57,6 +58,12 @@ async def test_rows_are_what_the_query_itself_returns(demo):
                 kinds = [{k: type(v).__name__ for k, v in r.items()} for r in got]
                 assert kinds == [{k: type(v).__name__ for k, v in r.items()} for r in expected], (inline, [
                     (k, a, b) for g, e in zip(kinds, expected, strict=True) for (k, a), b in zip(g.items(), (type(v).__name__ for v in e.values())) if a != b])
+        # JSON passed on undecoded: the same values once decoded, on both paths.
+        for inline in (True, False):
+            raw = await compiled(lambda: Task.select(Task.id, Task.actions, Task.evidence).where(Task.process_id == Param("pid")).order_by(Task.id)
+                                 .output(load_json=True), inline=inline, raw_json=frozenset({"actions"})).rows(pid="product-listing-compiled-test")
+            assert all(isinstance(r["actions"], msgspec.Raw) for r in raw) and isinstance(raw[0]["evidence"], dict)
+            assert [msgspec.json.decode(r["actions"]) for r in raw] == [[{"name": "approve", "permission": "products.approve_listing", "label_zh": "通过"}], []]
         first = compiled(lambda: Admin.select(Admin.username).where(Admin.id == Param(0)).first(), inline=True)
         assert await first.first(admin["id"]) == {"username": "regional-game-cards"}
         assert await first.first(-1) is None
