@@ -57,6 +57,8 @@ def _business_key(principal: Principal, request: Request) -> str:
 
 
 def _refusal(exc: ProcessError) -> ApiError:
+    if exc.status == 503:
+        return ApiError(503, exc.code, exc.reason, headers={"Retry-After": "2"})
     status = status_for(exc.code) if exc.status != 404 else 404
     if status == 404:
         return ApiError(404, "not_found", "no such process, or it is outside your scope")
@@ -220,7 +222,9 @@ async def read_process(request: Request, principal: Principal, kind: str, proces
     client = await request.app.state.temporal.client()
     try:
         process = await view(client, process_id)
-    except ProcessError:
+    except ProcessError as exc:
+        if exc.status == 503:
+            raise _refusal(exc) from None
         raise ApiError(404, "not_found", "no such process") from None
     if process.kind != kind or not may_read(principal, process):
         raise ApiError(404, "not_found", "no such process, or it is outside your scope")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -70,9 +70,16 @@ def _from_update_error(exc: WorkflowUpdateFailedError) -> ProcessError:
     return ProcessError("action_failed", str(cause or exc), 409)
 
 
+_TRY_AGAIN = {RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED}
+
+
 def _from_rpc(exc: RPCError) -> ProcessError:
     if exc.status == RPCStatusCode.NOT_FOUND:
         return ProcessError("not_found", "no such process", 404)
+    if exc.status in _TRY_AGAIN:
+        # No worker answered in time (one restarting, all busy): nothing is lost, and the
+        # same request again (an action by its request id) is answered once a worker is back.
+        return ProcessError("process_unavailable", "the process did not answer in time (its worker may be restarting); try again shortly", 503)
     raise exc
 
 
@@ -144,5 +151,9 @@ async def view(client: Client, process_id: str) -> ProcessView:
     handle = client.get_workflow_handle(process_id)
     try:
         return await handle.query("view", result_type=ProcessView)
+    except WorkflowQueryFailedError as exc:
+        # The worker could not run the query (the workflow's task is failing or being
+        # recovered); the process itself is intact.
+        raise ProcessError("process_unavailable", f"the process cannot be read right now ({exc}); try again shortly", 503) from None
     except RPCError as exc:
         raise _from_rpc(exc) from None
