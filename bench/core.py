@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,8 @@ class Figure:
     note: str = ""
     peers: dict[str, Spread] = field(default_factory=dict)
     """The raw rates behind the ratio, per side, for the record."""
+    profile: dict[str, Any] = field(default_factory=dict)
+    """What explains the figure, measured beside it (where a waiting process's bytes go, say)."""
 
     def shown(self) -> str:
         if self.value is None:

@@ -94,6 +94,26 @@ def db_bytes(path: Path) -> int:
     return path.stat().st_size
 
 
+def db_tables(path: Path) -> dict[str, int]:
+    """Bytes of each table and index of a SQLite file (its ``dbstat``), the visibility
+    store's indexes (``by_*``) summed as one."""
+    sizes: dict[str, int] = {}
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
+            for name, size in conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
+                key = "visibility indexes" if name.startswith("by_") else name
+                sizes[key] = sizes.get(key, 0) + size
+    except sqlite3.Error:
+        pass
+    return sizes
+
+
+def where_bytes_go(before: dict[str, int], after: dict[str, int], processes: int) -> dict[str, float]:
+    """KB per process that each table grew by, largest first (the profile behind 4c)."""
+    grown = {name: (after.get(name, 0) - before.get(name, 0)) / 1024 / processes for name in after}
+    return dict(sorted(((k, round(v, 2)) for k, v in grown.items() if abs(v) >= 0.05), key=lambda kv: -kv[1]))
+
+
 # -- the stack -------------------------------------------------------------------------------
 
 class Bench:
@@ -353,6 +373,7 @@ async def _waiting(bench: Bench, quick: bool) -> list[Figure]:
         ours_server, ours_db_path = bench.stack.temporal.process.pid, bench.root / "temporal.db"
         base = {"server": rss_mb(ours_server), "db": db_bytes(ours_db_path),
                 "peer_server": rss_mb(peer_proc.pid), "peer_db": db_bytes(peer_db)}
+        tables_before = {"kameng": db_tables(ours_db_path), "minimal": db_tables(peer_db)}
         ours_rss, peer_rss, ours_db, peer_dbs, worker_rss = [], [], [], [], []
         started = 0
         for r in range(rounds):
@@ -372,6 +393,9 @@ async def _waiting(bench: Bench, quick: bool) -> list[Figure]:
             print(f"    {started} waiting on each side: worker {worker_rss[-1]:.0f} MB, server {ours_rss[-1]:.1f} vs "
                   f"{peer_rss[-1]:.1f} KB/process, db {ours_db[-1]:.1f} vs {peer_dbs[-1]:.1f} KB/process", flush=True)
         app_db = bench.db.stat().st_size / 2**20
+        breakdown = {side: where_bytes_go(tables_before[side], db_tables(path), started)
+                     for side, path in (("kameng", ours_db_path), ("minimal", peer_db))}
+        print(f"    where the bytes go, KB per process: {breakdown}", flush=True)
     worker_fig = Figure(
         key="4a", title=f"{total:,} waiting processes: worker RSS", target="≤ 300 MB", value=worker_rss[-1],
         spread=None, passed=worker_rss[-1] <= 300, fmt="{:.0f}", unit=" MB",
@@ -379,14 +403,16 @@ async def _waiting(bench: Bench, quick: bool) -> list[Figure]:
         note=f"RSS of the `kameng worker` process group with {total:,} permission grants waiting for approval (plus the "
         f"steps of figure 2); the product database is {app_db:.0f} MB at the end",
     )
+    disk = ratio_figure("4c", "database size per waiting process vs minimal workflow", "≤ 1.2×", ours_db, peer_dbs, at_most=1.2,
+                        names=("kameng_kb_per_process", "minimal_kb_per_process"),
+                        note="growth of each dev server's SQLite file (WAL checkpointed) ÷ processes started on it")
+    disk.profile = {"kb_per_process_by_table": breakdown}
     return [
         worker_fig,
         ratio_figure("4b", "server RSS per waiting process vs minimal workflow", "≤ 1.2×", ours_rss, peer_rss, at_most=1.2,
                      names=("kameng_kb_per_process", "minimal_kb_per_process"),
                      note=f"RSS growth of each dev server ÷ processes started on it, after each of {rounds} rounds of {batch}"),
-        ratio_figure("4c", "database size per waiting process vs minimal workflow", "≤ 1.2×", ours_db, peer_dbs, at_most=1.2,
-                     names=("kameng_kb_per_process", "minimal_kb_per_process"),
-                     note="growth of each dev server's SQLite file (WAL checkpointed) ÷ processes started on it"),
+        disk,
     ]
 
 

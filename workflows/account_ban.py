@@ -183,6 +183,7 @@ SPEC = WorkflowSpec(
     input=BanInput,
     workflow_id=ban_workflow_id,
     start_permission="users.request_ban",
+    also_checks=("users.ban",),
     title_zh="账户封禁",
     title_en="Account ban",
     description="A regional admin requests a buyer's ban and a super approves; a super may ban directly; one appeal.",

@@ -148,6 +148,7 @@ SPEC = WorkflowSpec(
     # Either DIRECT or PROPOSE starts it, and a spec names one permission: the gate every
     # product-handling tier passes; validate_start (and the workflow) then require one of the two.
     start_permission="products.classify",
+    also_checks=(DIRECT, PROPOSE),
     title_zh="商品改价",
     title_en="Price change",
     description="An admin changes a product's price: regional and super admins directly; a normal admin's change waits for a regional admin's confirmation.",

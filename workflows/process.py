@@ -32,7 +32,7 @@ LOCAL_WRITES = "local-writes"
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
 
 
-class ProcessConfig(msgspec.Struct, frozen=True, kw_only=True):
+class ProcessConfig(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     timings: dict[str, StepTiming] = {}
     """Per ``<kind>.<step>`` deadline overrides (tests use short ones)."""
     search_attributes: bool = True
@@ -43,8 +43,11 @@ class ProcessConfig(msgspec.Struct, frozen=True, kw_only=True):
 T = TypeVar("T")
 
 
-class Start(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
-    """How every process starts: who started it, the typed body, the business key."""
+class Start(msgspec.Struct, Generic[T], frozen=True, kw_only=True, omit_defaults=True):
+    """How every process starts: who started it, the typed body, the business key.
+
+    Workflow inputs leave out fields at their defaults (``omit_defaults``): the history keeps
+    every input, and a missing field decodes to its default."""
 
     by: Actor | None
     """The admin who started it; None for platform intake and risk signals."""
@@ -56,7 +59,7 @@ class Start(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
     """State carried across continue-as-new."""
 
 
-class ActInput(msgspec.Struct, frozen=True, kw_only=True):
+class ActInput(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     actor: Actor
     action: str
     request_id: str
@@ -65,14 +68,14 @@ class ActInput(msgspec.Struct, frozen=True, kw_only=True):
     source: str = ""
 
 
-class ClaimInput(msgspec.Struct, frozen=True, kw_only=True):
+class ClaimInput(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     actor: Actor
     task_id: str
     request_id: str = ""
     source: str = ""
 
 
-class PlatformEventInput(msgspec.Struct, frozen=True, kw_only=True):
+class PlatformEventInput(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Something the platform reports into a running process (a merchant's documents, a
     buyer's appeal, a merchant's response), sent by a service-token caller, not an admin."""
 

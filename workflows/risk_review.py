@@ -150,6 +150,7 @@ SPEC = WorkflowSpec(
     input=RiskSignalInput,
     workflow_id=risk_workflow_id,
     start_permission="risk.flag",
+    also_checks=("users.request_ban",),
     title_zh="风控审核",
     title_en="Risk review",
     description="A risk signal with its evidence opens a review at the tier that may act on it; a ban may follow.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -38,6 +39,14 @@ class WorkflowSpec:
     validate_start: Callable[[Any, Any], tuple[str, str] | None] | None = None
     """(body, actor) -> (code, reason) when the request cannot be filed; checked before start."""
     extra: dict[str, Any] = field(default_factory=dict)
+    also_checks: tuple[str, ...] = ()
+    """Permissions the process asks the policy about for its starter or an actor beyond its
+    start and action permissions (a reviewer who may also request a ban, say)."""
+
+    @cached_property
+    def permissions(self) -> frozenset[str]:
+        """Every permission the process checks: an actor in its inputs carries only their grants."""
+        return frozenset({self.start_permission, *(a.permission for a in self.actions), *self.also_checks})
 
     @property
     def actions(self) -> tuple[ActionSpec, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -93,7 +94,7 @@ async def start_process(
     task_queue: str,
     config: ProcessConfig = ProcessConfig(),
 ) -> str:
-    start = Start(by=by, body=body, key=key, config=config)
+    start = Start(by=by.bearing(spec.permissions) if by is not None else None, body=body, key=key, config=config)
     workflow_id = spec.workflow_id(start)
     attributes = TypedSearchAttributes([SearchAttributePair(KIND, spec.kind), SearchAttributePair(STATUS, "running")])
     region = getattr(body, "region", None)
@@ -113,8 +114,24 @@ async def start_process(
     return workflow_id
 
 
+def spec_of(process_id: str) -> WorkflowSpec | None:
+    """The registered kind a process id belongs to (ids start with ``<kind>-``)."""
+    from workflows.registry import REGISTRY
+
+    found = [spec for spec in REGISTRY if process_id.startswith(f"{spec.kind}-")]
+    return max(found, key=lambda spec: len(spec.kind)) if found else None
+
+
+def _bearing(actor: Actor, process_id: str) -> Actor:
+    """The actor as a process's input carries it: with the grants of the permissions the
+    process checks (its history keeps every input; an admin may hold many other grants)."""
+    spec = spec_of(process_id)
+    return actor.bearing(spec.permissions) if spec is not None else actor
+
+
 async def act(client: Client, process_id: str, request: ActInput) -> ActionResult:
     handle = client.get_workflow_handle(process_id)
+    request = msgspec.structs.replace(request, actor=_bearing(request.actor, process_id))
     try:
         return await handle.execute_update("act", request, id=f"act-{request.request_id}", result_type=ActionResult)
     except WorkflowUpdateFailedError as exc:
@@ -139,6 +156,7 @@ async def deliver_event(client: Client, process_id: str, request: PlatformEventI
 async def claim(client: Client, process_id: str, request: ClaimInput, *, release: bool = False) -> TaskView:
     handle = client.get_workflow_handle(process_id)
     name = "release" if release else "claim"
+    request = msgspec.structs.replace(request, actor=_bearing(request.actor, process_id))
     try:
         return await handle.execute_update(name, request, result_type=TaskView)
     except WorkflowUpdateFailedError as exc:

@@ -11,9 +11,10 @@ import msgspec
 from infra.accounts import grant_from_row, load_actor
 from infra.db.tables import AuditEvent, PermissionGrant, Task
 from infra.temporal.processes import ProcessError
-from workflows.domain.policy import Subject, can
+from workflows.domain.policy import Grant, Subject, can
 from workflows.domain.timing import StepTiming
 from workflows.permission_grant import RequestGrantInput
+from workflows.registry import BY_KIND
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(60)]
 
@@ -97,6 +98,40 @@ async def test_non_fund_grant_is_approved_by_the_regional_of_the_region(harness,
     assert wrong_region.value.code == "out_of_region"
     result = await harness.act(pid, await actor("regional-east-china"), "approve", {})
     assert result.status == "active"
+
+
+async def test_a_process_keeps_only_the_grants_that_bear_on_it(harness, demo):
+    """An admin holding many grants: the process's history (its start, each action) carries
+    only the grants of the permissions the process checks, and decides exactly as before."""
+    now = datetime.now(UTC)
+    unrelated = tuple(
+        Grant(id=f"unrelated-{n}", permission="products.classify", scope="region", regions=("east-china",),
+              starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=30))
+        for n in range(40)
+    )
+    bearing = Grant(id="approve-grants", permission="grants.approve", scope="region", regions=("east-china",),
+                    starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1))
+    normal = await actor("normal-east-china-1")
+    requester = msgspec.structs.replace(normal, grants=normal.grants + unrelated)
+    body = RequestGrantInput(permission="users.view_sensitive", scope="region", duration=timedelta(hours=8), justification="排查一起投诉")
+    pid = await harness.start("permission-grant", requester, body)
+    view = await harness.wait_for(pid, lambda v: v.tasks)
+    regional = await actor("regional-east-china")
+    approver = msgspec.structs.replace(regional, grants=regional.grants + unrelated + (bearing,))
+    result = await harness.act(pid, approver, "approve", {}, task_id=view.tasks[0].task_id)
+    assert result.status == "active"
+
+    history = await harness.client.get_workflow_handle(pid).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    kept = msgspec.json.decode(started.data)["by"].get("grants", [])
+    assert not any(g["id"].startswith("unrelated-") for g in kept)  # grants other tests gave the admin may stay
+    assert {g["permission"] for g in kept} <= BY_KIND["permission-grant"].permissions
+    [accepted] = [e.workflow_execution_update_accepted_event_attributes for e in history.events
+                  if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    acted = msgspec.json.decode(accepted.accepted_request.input.args.payloads[0].data)
+    assert "approve-grants" in [g["id"] for g in acted["actor"].get("grants", [])]
+    assert not any(g["id"].startswith("unrelated-") for g in acted["actor"].get("grants", []))
+    assert acted["actor"]["id"] == "regional-east-china" and acted["actor"]["regions"] == ["east-china"]
 
 
 async def test_unanswered_request_lapses(harness, demo):

@@ -39,3 +39,19 @@ def test_specs_are_coherent():
         for action in spec.actions:
             assert action.permission in PERMISSIONS_BY_KEY, (spec.kind, action.name)
             assert action.label_zh and action.label_en
+
+
+def test_a_process_checks_only_the_permissions_its_spec_names():
+    """An actor reaches a process carrying only the grants of ``spec.permissions``; a check
+    in the process's code about any other permission would see the actor without its grants.
+    So every permission the module names is one its spec lists (or an example's text)."""
+    import inspect
+    import re
+
+    examples = {("permission-grant", "funds.approve")}  # the request body's example permission
+    for spec in REGISTRY:
+        source = inspect.getsource(inspect.getmodule(spec.workflow))
+        named = set(re.findall(r'"([a-z_]+\.[a-z_]+)"', source)) & set(PERMISSIONS_BY_KEY)
+        named |= {v for v in vars(inspect.getmodule(spec.workflow)).values() if isinstance(v, str) and v in PERMISSIONS_BY_KEY}
+        assert {p for p in named if (spec.kind, p) not in examples} <= spec.permissions, spec.kind
+        assert spec.also_checks == () or set(spec.also_checks) <= set(PERMISSIONS_BY_KEY), spec.kind

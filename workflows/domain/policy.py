@@ -23,7 +23,7 @@ from workflows.domain.permissions import (
 from workflows.domain.tiers import DEFAULT_LADDER, TierLadder
 
 
-class Grant(msgspec.Struct, frozen=True, kw_only=True):
+class Grant(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A temporary permission (动态权限): active in ``[starts_at, ends_at)`` unless revoked."""
 
     permission: str
@@ -41,13 +41,22 @@ class Grant(msgspec.Struct, frozen=True, kw_only=True):
         return self.starts_at <= now < self.ends_at
 
 
-class Actor(msgspec.Struct, frozen=True, kw_only=True):
+class Actor(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     id: str
     tier: str
     regions: tuple[str, ...] = ()
     grants: tuple[Grant, ...] = ()
     station_master: bool = False
     active: bool = True
+
+    def bearing(self, permissions: frozenset[str] | set[str]) -> Actor:
+        """The same admin holding only the grants of ``permissions``: every question about
+        one of those permissions gets the same answer (``can`` reads only the grants of the
+        permission it is asked about). What a workflow input carries, so that a process's
+        history holds the grants that bear on it, not every grant the admin ever held."""
+        if all(g.permission in permissions for g in self.grants):
+            return self
+        return msgspec.structs.replace(self, grants=tuple(g for g in self.grants if g.permission in permissions))
 
 
 class Subject(msgspec.Struct, frozen=True, kw_only=True):

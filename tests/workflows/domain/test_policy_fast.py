@@ -118,3 +118,23 @@ def test_a_view_follows_its_grant_through_time() -> None:
         for m in (-1, 0, 30, 59, 60, 90, 120, 30, -5)
     ]
     assert answers == [False, True, True, True, False, False, False, True, False]
+
+
+def test_an_actor_bearing_some_permissions_is_judged_the_same_on_them() -> None:
+    """``Actor.bearing(P)`` (what a process's inputs carry) drops the grants of other
+    permissions: every decision about a permission in P, reasons included, is unchanged."""
+    rng = random.Random(11)
+    actors = [_actor(rng, n) for n in range(200)]
+    for actor in actors:
+        actor = Actor(id=actor.id, tier=actor.tier, regions=actor.regions, active=actor.active,
+                      grants=actor.grants + tuple(_grant(rng, 9000 + k) for k in range(6)))
+        bearing = frozenset(rng.sample(ACTIONS[:-1], rng.randrange(1, 6)))
+        trimmed = actor.bearing(bearing)
+        assert {g.permission for g in trimmed.grants} <= bearing
+        assert [g for g in actor.grants if g.permission in bearing] == list(trimmed.grants)
+        for action in bearing:
+            subject = _subject(rng, actors + [actor] * 10)
+            now = _moment(rng)
+            assert DEFAULT_POLICY.can(trimmed, action, subject, now=now) == DEFAULT_POLICY.can(actor, action, subject, now=now)
+    plain = Actor(id="a", tier="normal", regions=("r5",))
+    assert plain.bearing(frozenset({"users.view"})) is plain
