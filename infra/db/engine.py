@@ -152,6 +152,19 @@ class PooledSQLiteEngine(SQLiteEngine):
         await connection.execute("PRAGMA foreign_keys = 1")
         return connection
 
+    async def lend(self) -> aiosqlite.Connection:
+        """An idle connection of this loop's pool (a new one when none is idle), in autocommit
+        mode; hand it back with ``give_back`` once nothing is open on it."""
+        idle = self._idle()
+        return idle.pop() if idle else await self._open()
+
+    async def give_back(self, connection: aiosqlite.Connection) -> None:
+        idle = self._idle()
+        if len(idle) < self.POOL_SIZE and not connection.in_transaction:
+            idle.append(connection)
+        else:
+            await connection.close()
+
     async def _run_in_new_connection(
         self,
         query: str,
@@ -161,17 +174,13 @@ class PooledSQLiteEngine(SQLiteEngine):
     ):
         if query_type == "insert" and sqlite3.sqlite_version_info < (3, 35):
             return await super()._run_in_new_connection(query, args, query_type, table)
-        idle = self._idle()
-        connection = idle.pop() if idle else await self._open()
+        connection = await self.lend()
         try:
             rows = await connection.execute_fetchall(query, args or [])  # one trip to its thread
         except BaseException:
             await connection.close()
             raise
-        if len(idle) < self.POOL_SIZE:
-            idle.append(connection)
-        else:
-            await connection.close()
+        await self.give_back(connection)
         return rows
 
 
@@ -249,15 +258,44 @@ def describe(settings: Settings) -> str:
 
 
 class _ImmediateTransaction(SQLiteTransaction):
-    """``BEGIN IMMEDIATE`` that cannot leak the write lock when its caller is cancelled.
+    """``BEGIN IMMEDIATE`` that cannot leak the write lock when its caller is cancelled, on
+    a pooled connection.
 
     Waiting for the lock happens in aiosqlite's thread; a task cancelled meanwhile (an
     activity timing out, a worker shutting down) would otherwise leave a connection that
     acquires the lock later and never releases it. Here the BEGIN runs to its end, and a
     cancelled caller's connection is rolled back and closed.
+
+    The connection comes from the engine's pool (``PooledSQLiteEngine``) and goes back to it
+    once committed or rolled back: opening one (a thread, the file, its pragmas) cost more
+    than the short transactions of a process step take. One that failed to end is closed.
     """
 
     __slots__ = ()
+
+    async def get_connection(self):  # type: ignore[no-untyped-def]
+        if isinstance(self.engine, PooledSQLiteEngine):
+            return await self.engine.lend()
+        return await super().get_connection()
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:  # type: ignore[no-untyped-def]
+        if self._parent:
+            return exception is None
+        ended = False
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+            ended = True
+        finally:
+            self.engine.current_transaction.reset(self.context)
+            if ended and isinstance(self.engine, PooledSQLiteEngine):
+                await self.engine.give_back(self.connection)
+            else:
+                await self.connection.close()
+        return exception is None
 
     async def __aenter__(self) -> SQLiteTransaction:
         if self._parent is not None:

@@ -73,3 +73,30 @@ async def test_queries_reuse_pooled_connections_and_a_failed_write_leaves_none_l
             await PlatformMeta.update({PlatformMeta.value: "3"}).where(PlatformMeta.key == "pooled")
     assert (await PlatformMeta.select(PlatformMeta.value).where(PlatformMeta.key == "pooled").first())["value"] == "3"
     await PlatformMeta.delete().where(PlatformMeta.key == "pooled")
+
+
+async def test_write_transactions_reuse_pooled_connections_and_leave_none_open(database):
+    """A write transaction borrows a pooled connection and hands it back once committed or
+    rolled back, with nothing open on it: the next writer gets the lock at once."""
+    from infra.db.engine import PooledSQLiteEngine, get_engine
+
+    engine = get_engine()
+    assert isinstance(engine, PooledSQLiteEngine)
+    used = []
+    for n in range(5):
+        async with write_transaction() as transaction:
+            used.append(transaction.connection)
+            await PlatformMeta.insert(PlatformMeta(key=f"tx-{n}", value="1"))
+    assert len({id(c) for c in used}) < len(used), "a committed transaction's connection serves the next one"
+    assert all(not c.in_transaction for c in engine._idle())
+
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        async with write_transaction() as transaction:
+            await PlatformMeta.update({PlatformMeta.value: "2"}).where(PlatformMeta.key == "tx-0")
+            raise RuntimeError("changed my mind")
+    assert all(not c.in_transaction for c in engine._idle())
+    async with asyncio.timeout(5):
+        async with write_transaction():
+            assert (await PlatformMeta.select(PlatformMeta.value).where(PlatformMeta.key == "tx-0").first())["value"] == "1"
+            await PlatformMeta.delete().where(PlatformMeta.key.like("tx-%"))
+    assert not await PlatformMeta.exists().where(PlatformMeta.key.like("tx-%"))
