@@ -18,7 +18,6 @@ class InboxActivities:
     async def record_task(self, task: TaskRecord) -> None:
         """The task row, its audit event and its process's step, in one transaction: a status
         read never sees the task without the step it belongs to."""
-        exists = await Task.exists().where(Task.task_id == task.task_id)
         opened = AuditRecord(
             actor="system", actor_tier="system", action="task.opened", target=f"task:{task.task_id}",
             outcome="open", reason=task.title, region=task.region, process_id=task.process_id,
@@ -26,34 +25,34 @@ class InboxActivities:
             at=task.created_at, dedup_key=f"{task.task_id}:opened",
         )
         async with write_transaction():
-            if not exists:
-                actions = msgspec.to_builtins(task.actions)
-                inserted = await Task.insert(
-                    Task(
-                        task_id=task.task_id,
-                        kind=task.kind,
-                        process_id=task.process_id,
-                        step=task.step,
-                        title=task.title,
-                        tier=task.tier,
-                        region=task.region,
-                        candidates=list(task.candidates),
-                        excluded=list(task.excluded),
-                        assignee=None,
-                        status="open",
-                        priority=task.priority,
-                        due_at=task.due_at,
-                        remind_at=task.remind_at,
-                        actions=actions,
-                        evidence=msgspec.to_builtins(task.evidence),
-                        created_at=task.created_at,
-                        version=0,
-                    )
-                ).on_conflict(action="DO NOTHING")
-                keys = task_keys(task.candidates, actions)
-                if inserted and keys:
-                    row_id = inserted[0]["id"]
-                    await TaskKey.insert(*(TaskKey(task=row_id, key=k) for k in keys))
+            # A retried task record inserts nothing (its row is there already) and adds no keys.
+            actions = msgspec.to_builtins(task.actions)
+            inserted = await Task.insert(
+                Task(
+                    task_id=task.task_id,
+                    kind=task.kind,
+                    process_id=task.process_id,
+                    step=task.step,
+                    title=task.title,
+                    tier=task.tier,
+                    region=task.region,
+                    candidates=list(task.candidates),
+                    excluded=list(task.excluded),
+                    assignee=None,
+                    status="open",
+                    priority=task.priority,
+                    due_at=task.due_at,
+                    remind_at=task.remind_at,
+                    actions=actions,
+                    evidence=msgspec.to_builtins(task.evidence),
+                    created_at=task.created_at,
+                    version=0,
+                )
+            ).on_conflict(action="DO NOTHING")
+            keys = task_keys(task.candidates, actions)
+            if inserted and keys:
+                row_id = inserted[0]["id"]
+                await TaskKey.insert(*(TaskKey(task=row_id, key=k) for k in keys))
             await append(opened)
             await record_event(opened, step=task.step, named=tuple(task.candidates))
 

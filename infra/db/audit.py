@@ -10,6 +10,9 @@ from typing import Any
 
 import msgspec
 
+from piccolo.querystring import QueryString
+
+from infra.db.compiled import Param, compiled
 from infra.db.engine import serialize_writers, write_transaction
 from infra.db.tables import AuditEvent, AuditSeal
 from infra.telemetry import observe_audit
@@ -96,20 +99,27 @@ def _fitted(record: AuditRecord) -> AuditRecord:
 _CLIPPED = ("actor", "actor_tier", "action", "target", "region", "scope", "source", "outcome", "process_id")
 
 
+_HEAD = compiled(
+    lambda: AuditEvent.select(
+        AuditEvent.seq,
+        AuditEvent.hash,
+        QueryString("(SELECT seen.seq FROM audit_event seen WHERE seen.dedup_key = {})", Param("key")).as_alias("seen"),
+    )
+    .order_by(AuditEvent.seq, ascending=False)
+    .first()
+)
+"""The head of the chain, and the event already written under the deduplication key (if
+any), in one statement: none when the trail is empty."""
+
+
 async def _append(record: AuditRecord) -> tuple[int, bool]:
     record = _fitted(record)
     at = record.at or datetime.now(UTC)
     async with write_transaction():
         await serialize_writers(AUDIT_LOCK_KEY)
-        if record.dedup_key is not None:
-            seen = await AuditEvent.select(AuditEvent.seq).where(AuditEvent.dedup_key == record.dedup_key).first()
-            if seen is not None:
-                return seen["seq"], False
-        head = (
-            await AuditEvent.select(AuditEvent.seq, AuditEvent.hash)
-            .order_by(AuditEvent.seq, ascending=False)
-            .first()
-        )
+        head = await _HEAD.first(key=record.dedup_key)
+        if head is not None and head["seen"] is not None:
+            return head["seen"], False
         seq, prev = (head["seq"] + 1, head["hash"]) if head else (1, GENESIS)
         chained = ChainedEvent(
             seq=seq,
