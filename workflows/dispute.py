@@ -269,7 +269,7 @@ class DisputeWorkflow(Process):
         self._step = "refund_review"
         await self.audit("dispute.refund_review", "pending", reason=f"退款 {_yuan(amount)} 超过 {_yuan(threshold)}，需资金双人复核",
                          after={"fund_operation": child_id, "amount": amount, "threshold": threshold})
-        self.waiting()
+        await self.waiting()
         result = await workflow.execute_child_workflow(
             "FundOperation", start, id=child_id, task_queue=workflow.info().task_queue, result_type=dict,
         )

@@ -105,7 +105,7 @@ class PermissionGrantWorkflow(Process):
                 grant_id=self.process_id, starts_at=starts_at, ends_at=starts_at + request.duration,
                 approved_by=decided.actor.id,
             )
-            await self._activity(
+            await self.write(
                 "activate_grant",
                 GrantActivation(
                     grant_id=state.grant_id, username=self.requester.id, permission=request.permission,
@@ -132,7 +132,7 @@ class PermissionGrantWorkflow(Process):
                 self.withdraw("revoke", "extend")
                 return await self.finish("expired", f"ended at {state.ends_at.isoformat()}", grant_id=state.grant_id)
             if event.action == "revoke":
-                await self._activity("revoke_grant", GrantEnd(grant_id=state.grant_id, at=event.at))
+                await self.write("revoke_grant", GrantEnd(grant_id=state.grant_id, at=event.at))
                 self.handled(event)
                 return await self.finish("revoked", event.reason, revoked_by=event.actor.id, grant_id=state.grant_id)
             extension = event.as_(ExtendInput)
@@ -166,7 +166,7 @@ class PermissionGrantWorkflow(Process):
             grant_id=state.grant_id, starts_at=state.starts_at, ends_at=state.ends_at + extension.duration,
             approved_by=decided.actor.id,
         )
-        await self._activity("extend_grant", GrantExtension(grant_id=state.grant_id, ends_at=extended.ends_at, approved_by=decided.actor.id))
+        await self.write("extend_grant", GrantExtension(grant_id=state.grant_id, ends_at=extended.ends_at, approved_by=decided.actor.id))
         await self.audit("permission-grant.extended", "active", actor=decided.actor, reason=f"until {extended.ends_at.isoformat()}", key=f"extended-{extended.ends_at.isoformat()}")
         return extended
 

@@ -38,6 +38,10 @@ class ProcessConfig(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     search_attributes: bool = True
     history_limit: int = 2000
     """Long-running processes continue as new past this many history events."""
+    batch_writes: bool = False
+    """Write a step's records in one transaction, when the process next waits (``Process.flush``):
+    ``start_process`` sets it for every process it starts. Runs started before it replay their
+    writes one local activity each, as their histories recorded them."""
 
 
 T = TypeVar("T")
@@ -83,6 +87,20 @@ class PlatformEventInput(msgspec.Struct, frozen=True, kw_only=True, omit_default
     request_id: str
     source: str = "platform"
     body: dict[str, Any] = {}
+
+
+class Write(msgspec.Struct, frozen=True, array_like=True):
+    """One deferred write: the activity that makes it and its argument, encoded."""
+
+    name: str
+    arg: msgspec.Raw
+
+
+class WriteBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """The writes a process deferred since it last waited, made in one transaction
+    (``activities/writes.py``), in order."""
+
+    writes: tuple[Write, ...]
 
 
 class Decided(msgspec.Struct, frozen=True, kw_only=True):
@@ -196,6 +214,7 @@ class Process:
         self._settled = 0
         self._awaiting: set[str] = set()
         self._draining = False
+        self._writes: list[Write] = []
         """Counts the points where the process waits (or ends): an action's caller waits for the next."""
 
     # ----- reading -------------------------------------------------------------------------
@@ -356,6 +375,7 @@ class Process:
 
     async def continue_as_new(self, arg: Any) -> None:
         """Start this process afresh with ``arg``, once every caller has had its answer."""
+        await self.flush()
         self._draining = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(arg)
@@ -387,6 +407,7 @@ class Process:
 
         Call ``handled(event)`` once it is dealt with: its caller waits for that.
         """
+        await self.flush()
         self._settled += 1
         try:
             await workflow.wait_condition(lambda: bool(self._events), timeout=max(timeout, timedelta(0)))
@@ -452,6 +473,7 @@ class Process:
             raise reject("claimed_by_other", f"{task.assignee} claimed this task first")
         task.assignee = request.actor.id
         await self._change(task, "claimed", request.actor, assignee=request.actor.id)
+        await self.flush()  # the caller is answered now: the claim is written first
         return self._task_view(task)
 
     @claim.validator
@@ -480,6 +502,7 @@ class Process:
             return self._task_view(task)
         task.assignee = None
         await self._change(task, "released", request.actor)
+        await self.flush()
         return self._task_view(task)
 
     @release.validator
@@ -542,8 +565,10 @@ class Process:
         self._step = step
         await self._record(task)
         await self._search(tier=task.tier)
+        await self.flush()
         self._settled += 1
         while task.decision is None:
+            await self.flush()  # a reminder or an escalation recorded
             wake = task.remind_at if task.remind_at and not task.reminded else task.due_at
             assert wake is not None
             try:
@@ -597,6 +622,8 @@ class Process:
         asked for them, with no activity task through the server (histories from before the
         ``LOCAL_WRITES`` patch keep their activity tasks on replay). A ``long`` one (minutes
         of work, like a backtest) stays an activity task any worker may pick up."""
+        if self._writes and name != "apply_writes":
+            await self.flush()  # what was deferred is written before anything that follows it
         if not long and workflow.patched(LOCAL_WRITES):
             return await workflow.execute_local_activity(
                 name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY, result_type=result_type
@@ -605,13 +632,30 @@ class Process:
             name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY, result_type=result_type
         )
 
+    async def write(self, name: str, arg: Any) -> None:
+        """A write whose result the process does not read. With ``batch_writes`` it waits
+        for the process's next wait (``flush``), so that the writes of one step take one
+        transaction and one local activity; else it is made now."""
+        if self._config.batch_writes:
+            self._writes.append(Write(name=name, arg=msgspec.Raw(msgspec.json.encode(arg))))
+            return
+        await self._activity(name, arg)
+
+    async def flush(self) -> None:
+        """Make the deferred writes, in order, in one transaction. The process calls it
+        before it waits (for a person, an event, a timer, a child) and before it ends, so
+        that whoever it answers then finds the step written."""
+        if self._writes:
+            batch, self._writes = tuple(self._writes), []
+            await self._activity("apply_writes", WriteBatch(writes=batch))
+
     async def _record(self, task: TaskState) -> None:
         actions = []
         for name in task.actions:
             spec = self._action_spec(name)
             if spec is not None:
                 actions.append(ActionView(spec.name, spec.label_zh, spec.label_en, spec.permission))
-        await self._activity(
+        await self.write(
             "record_task",
             TaskRecord(
                 task_id=task.task_id, kind=self.KIND, process_id=self.process_id, step=task.step,
@@ -623,7 +667,7 @@ class Process:
 
     async def _change(self, task: TaskState, change: str, actor: Actor, **fields: Any) -> None:
         task.seq += 1
-        await self._activity(
+        await self.write(
             "change_task",
             TaskChange(
                 task_id=task.task_id, process_id=self.process_id, change=change, actor=actor.id,
@@ -632,9 +676,10 @@ class Process:
             ),
         )
 
-    def waiting(self) -> None:
+    async def waiting(self) -> None:
         """Say the process now waits on something other than a person (a child process, a
         timer): callers of the action that led here get their answer now."""
+        await self.flush()
         self._settled += 1
 
     def withdraw_task(self, task_id: str, reason: str) -> None:
@@ -647,7 +692,7 @@ class Process:
         return [t.task_id for t in self._tasks.values() if t.decision is None and (step is None or t.step == step)]
 
     async def _close(self, task: TaskState, decision: Decided) -> None:
-        await self._activity(
+        await self.write(
             "close_task",
             TaskClose(
                 task_id=task.task_id, process_id=self.process_id, kind=self.KIND, action=decision.action,
@@ -660,7 +705,7 @@ class Process:
 
     async def audit(self, action: str, outcome: str, *, actor: Actor = SYSTEM, reason: str = "", target: str | None = None, after: dict[str, Any] | None = None, key: str | None = None) -> None:
         self._timeline.append(TimelineEntry(at=workflow.now(), actor=actor.id, action=action, step=self._step, detail=reason or outcome))
-        await self._activity(
+        await self.write(
             "write_audit",
             AuditRecord(
                 actor=actor.id, actor_tier=actor.tier, action=action, target=target or f"process:{self.process_id}",
@@ -684,6 +729,7 @@ class Process:
         self._result = {"status": status, "reason": reason, **result}
         await self.audit(f"{self.KIND}.{status}", status, reason=reason, after=msgspec.to_builtins(self._result), key="finished")
         await self._search(status=status)
+        await self.flush()
         self._settled += 1
         return self._result
 

@@ -105,6 +105,7 @@ class PromotionWorkflow(Process):
         await self._search(status="assessment")
         self._status, self._step = "assessment", "assessment"
         since = workflow.now()
+        await self.waiting()  # the nomination is written before the weeks of assessment
         await workflow.sleep(self.timing("assessment").due)
         state = PromotionResume(nominee=self.nominee, assessed_from=since, assessed_until=workflow.now())
         await self.audit("promotion.assessed", "assessed", reason=f"{since.isoformat()} – {state.assessed_until.isoformat()}")

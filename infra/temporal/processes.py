@@ -94,6 +94,8 @@ async def start_process(
     task_queue: str,
     config: ProcessConfig = ProcessConfig(),
 ) -> str:
+    # Every process started from here on batches its writes (runs started before replay as recorded).
+    config = msgspec.structs.replace(config, batch_writes=True)
     start = Start(by=by.bearing(spec.permissions) if by is not None else None, body=body, key=key, config=config)
     workflow_id = spec.workflow_id(start)
     attributes = TypedSearchAttributes([SearchAttributePair(KIND, spec.kind), SearchAttributePair(STATUS, "running")])

@@ -213,7 +213,8 @@ async def test_two_workers_share_a_task_queue_behind_the_http_api(dev_server, de
             steps = [step for pid in process_ids for step in await worker_of_each_step(temporal, pid)]
             activities = Counter(pid for kind, pid in steps if kind == "activity")
             assert set(activities) == worker_pids, f"activity executions by worker pid: {dict(activities)}"
-            assert sum(activities.values()) >= 5 * len(process_ids)  # started, task, decision, grant, activation...
+            # At least each step's writes: the start's (started, task) and the decision's (task, grant, activation).
+            assert sum(activities.values()) >= 2 * len(process_ids)
 
             # The telemetry of the three processes joins up at the collector.
             def missing() -> list[str]:
@@ -242,7 +243,7 @@ async def test_two_workers_share_a_task_queue_behind_the_http_api(dev_server, de
                 spans = sink.snapshot()[0]
                 by_id = {s.span_id: (r, s) for r, s in spans}
                 for resource, span in spans:
-                    if span.name != "RunActivity:close_task":
+                    if span.name != "RunActivity:apply_writes":
                         continue
                     chain, node = [], (resource, span)
                     while node is not None:
@@ -257,7 +258,7 @@ async def test_two_workers_share_a_task_queue_behind_the_http_api(dev_server, de
             await wait_for(lambda: joined_approval() is not None, "an approval traced from the web process into a worker", logs=logs)
             chain, worker = joined_approval()  # type: ignore[misc]
             assert chain[:3] == [APPROVE_ROUTE, "StartWorkflowUpdate:act", "HandleUpdate:act"], chain
-            assert chain[-2:] == ["StartActivity:close_task", "RunActivity:close_task"] and worker in worker_pids, (chain, worker)
+            assert chain[-2:] == ["StartActivity:apply_writes", "RunActivity:apply_writes"] and worker in worker_pids, (chain, worker)
 
             def starts_reported() -> dict[str, float]:
                 """The workers' process-start counters: cumulative, so each one's last report."""

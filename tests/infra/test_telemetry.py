@@ -169,11 +169,11 @@ async def test_each_action_is_one_trace_from_http_to_the_database(web, exporters
     assert approved.status_code == 200 and approved.json()["status"] == "active", approved.text
     root, in_trace, _ = await wait_for_chain(
         spans, approve,
-        [approve, "StartWorkflowUpdate:act", "HandleUpdate:act", "StartActivity:close_task", "RunActivity:close_task", "UPDATE task"],
+        [approve, "StartWorkflowUpdate:act", "HandleUpdate:act", "StartActivity:apply_writes", "RunActivity:apply_writes", "UPDATE task"],
     )
     await wait_for_chain(
         spans, approve,
-        [approve, "StartWorkflowUpdate:act", "HandleUpdate:act", "StartActivity:activate_grant", "RunActivity:activate_grant", "INSERT permission_grant"],
+        [approve, "StartWorkflowUpdate:act", "HandleUpdate:act", "StartActivity:apply_writes", "RunActivity:apply_writes", "INSERT permission_grant"],
     )
     in_trace, by_id = trace_tree(spans, root.context.trace_id)
     assert one_tree(in_trace, by_id) == {root.context.span_id}  # no orphan in the action's trace
@@ -191,7 +191,7 @@ async def test_each_action_is_one_trace_from_http_to_the_database(web, exporters
     start = f"POST {START_ROUTE}"
     root, _, _ = await wait_for_chain(
         spans, start,
-        [start, "StartWorkflow:PermissionGrant", "RunWorkflow:PermissionGrant", "StartActivity:record_task", "RunActivity:record_task", "INSERT task"],
+        [start, "StartWorkflow:PermissionGrant", "RunWorkflow:PermissionGrant", "StartActivity:apply_writes", "RunActivity:apply_writes", "INSERT task"],
     )
     in_trace, by_id = trace_tree(spans, root.context.trace_id)
     assert one_tree(in_trace, by_id) == {root.context.span_id}

@@ -190,3 +190,25 @@ async def test_an_extended_grant_continues_as_new_and_keeps_working(harness, dem
     assert grant["ends_at"] - grant["starts_at"] == timedelta(days=3)
     result = await harness.act(pid, regional, "revoke", {"reason": "活动结束"})
     assert result.status == "revoked"
+
+
+async def test_a_steps_writes_are_one_transaction_made_before_the_caller_is_answered(harness, demo):
+    """A process started now batches its writes: the approval's (the task closed, the grant,
+    its audit) are one local activity, written before the approver's answer comes back."""
+    normal = await actor("normal-east-china-1")
+    body = RequestGrantInput(permission="users.view_sensitive", scope="region", duration=timedelta(hours=8), justification="排查一起投诉")
+    pid = await harness.start("permission-grant", normal, body)
+    view = await harness.wait_for(pid, lambda v: v.tasks)
+    result = await harness.act(pid, await actor("regional-east-china"), "approve", {}, task_id=view.tasks[0].task_id)
+    assert result.status == "active"
+    # Answered: everything the step wrote is there.
+    assert (await Task.select(Task.status).where(Task.task_id == view.tasks[0].task_id).first())["status"] == "done"
+    assert await PermissionGrant.exists().where(PermissionGrant.grant_id == pid)
+    actions = [r["action"] for r in await AuditEvent.select(AuditEvent.action).where(AuditEvent.process_id == pid).order_by(AuditEvent.seq)]
+    assert actions == ["permission-grant.started", "task.opened", "permission-grant.approve", "permission-grant.activated"]
+
+    history = await harness.client.get_workflow_handle(pid).fetch_history()
+    markers = [msgspec.json.decode(e.marker_recorded_event_attributes.details["data"].payloads[0].data)["activity_type"]
+               for e in history.events
+               if e.HasField("marker_recorded_event_attributes") and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+    assert markers == ["apply_writes", "apply_writes"]  # the start's writes, the approval's

@@ -5,7 +5,9 @@ Histories live in tests/workflows/histories/ and are recorded by running the pro
 with ``KAMENG_RECORD_HISTORIES=1`` (``make record-histories``); commit new ones when a process
 is added, keep old ones as long as such processes may still be running. Those in
 ``histories/activities/`` were recorded before the ``local-writes`` patch, when each step's
-writes were activity tasks: they replay on the patched code's old branch.
+writes were activity tasks: they replay on the patched code's old branch. Those in
+``histories/local-writes/`` were recorded before ``ProcessConfig.batch_writes``, when each
+write was a local activity of its own: their inputs lack the flag, and they replay so.
 """
 
 from __future__ import annotations
