@@ -372,6 +372,7 @@ class Process:
         await workflow.wait_condition(dealt_with)
         mark = self._settled
         await workflow.wait_condition(lambda: self._settled > mark or waiting_on_others() or self._draining)
+        await self.flush()  # answered while others still decide: what this action wrote is written
 
     async def continue_as_new(self, arg: Any) -> None:
         """Start this process afresh with ``arg``, once every caller has had its answer."""
