@@ -36,7 +36,7 @@ from bench.core import Figure, Spread, ratio_figure
 from bench.temporal import WaitForSignal, dev_server_process
 from bench.web import server, wrk
 from infra.temporal.devserver import SQLITE_PRAGMAS
-from tests.reliability.stack import Child, Stack
+from infra.stack import Child, Stack
 
 REGIONS = ("game-items", "mobile-topup", "game-cards", "east-china")
 SUPER = "station-master"

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from bench.core import Figure, Spread, interleave, ratio_figure
-from tests.reliability.stack import free_port
+from infra.stack import free_port
 
 VAR = Path("var/bench")
 INBOX = "/api/inbox?limit=50"

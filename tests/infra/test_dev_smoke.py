@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.reliability.stack import free_port
+from infra.stack import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.reliability.stack import free_port, listening
+from infra.stack import free_port, listening
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.reliability.drive import Admins, Tally
 from tests.reliability.report import REPORT, SOAK
-from tests.reliability.stack import Stack
+from infra.stack import Stack
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.reliability.stack import free_port
+from infra.stack import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
