@@ -212,10 +212,11 @@ class Process:
         self._events: list[Decided] = []
         self._handled: set[str] = set()
         self._settled = 0
+        """Counts the points where the process waits (or ends): an action's caller waits for the next."""
         self._awaiting: set[str] = set()
         self._draining = False
         self._writes: list[Write] = []
-        """Counts the points where the process waits (or ends): an action's caller waits for the next."""
+        """Writes deferred until the process next waits (``write``, ``flush``)."""
 
     # ----- reading -------------------------------------------------------------------------
 

@@ -289,6 +289,16 @@ async def _task_for(principal: Principal, task_id: str, action: str) -> dict:
     return row
 
 
+async def _decided_meanwhile(task_id: str) -> ApiError | None:
+    """A task the caller may see (``_task_for`` checked it), read as open, whose process has
+    ended since (someone else decided it, and that was its last step): a claim race lost, 409,
+    not a process that does not exist."""
+    row = await get_task(task_id)
+    if row is not None and row["status"] not in ("open", "claimed"):
+        return ApiError(409, "already_decided", f"task {task_id} was decided meanwhile ({row['status']})")
+    return None
+
+
 async def _claim(request: Request, principal: Principal, task_id: str, *, release: bool) -> TaskView:
     row = await _task_for(principal, task_id, "task.release" if release else "task.claim")
     client = await request.app.state.temporal.client()
@@ -296,6 +306,8 @@ async def _claim(request: Request, principal: Principal, task_id: str, *, releas
     try:
         return await claim(client, row["process_id"], payload, release=release)
     except ProcessError as exc:
+        if exc.code == "not_found" and (late := await _decided_meanwhile(task_id)) is not None:
+            raise late from None
         if exc.status in (403, 404):
             await audit_denied(principal, "task.release" if release else "task.claim", f"task:{task_id}", exc.code, exc.reason, row["region"])
         raise _refusal(exc) from None

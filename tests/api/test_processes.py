@@ -111,6 +111,21 @@ async def test_two_supers_claiming_at_once_exactly_one_wins(api):
     assert sorted(r.status_code for r in results) == [200, 409]
 
 
+async def test_claiming_a_task_whose_process_ended_meanwhile_is_a_lost_race(api):
+    """An admin's inbox page still shows a task that another admin has since decided, ending
+    its process: the claim is a 409 (decided meanwhile), not a 404 for a missing process."""
+    regional = await login(api, "regional-east-china")
+    pid = (await api.post("/api/processes/permission-grant", json=GRANT, headers=bearer(regional))).json()["process_id"]
+    task_id = await open_task_id(pid)
+    sup = await login(api, "super-2")
+    rejected = await api.post(f"/api/processes/permission-grant/{pid}/actions/reject", params={"task_id": task_id},
+                              json={"reason": "理由不充分"}, headers=bearer(sup))
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected", rejected.text
+    late = await api.post(f"/api/tasks/{task_id}/claim", headers=bearer(await login(api, "super-3")))
+    assert late.status_code == 409, late.text
+    assert late.json()["error"]["code"] == "already_decided"
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [

@@ -121,6 +121,9 @@ def test_dev_runs_the_whole_product_and_stops_cleanly(tmp_path: Path) -> None:
         # it generates into var/ (owner-only).
         while "audit trail sealed" not in log_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
+        # The banner follows the web port opening, a moment after the app can answer.
+        while "kameng-demo" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
         text = log_path.read_text()
         assert "worker polling" in text
         assert "started standing workflow audit-seal" in text and "audit trail sealed" in text
