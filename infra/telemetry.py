@@ -365,7 +365,8 @@ def _build_runtime(state: Telemetry) -> Runtime:
 
 
 def temporal_interceptors() -> list:
-    """Client and worker interceptors: spans for starts, updates, workflows and activities.
+    """Client and worker interceptors: spans for starts, updates, workflows and activities,
+    when this process exports spans (or has not set up telemetry yet).
 
     ``OpenTelemetryInterceptor`` (the SDK's newer integration) opens the workflow span for the
     whole run and an update span for each action, with real durations and replay-safe ids
@@ -377,6 +378,12 @@ def temporal_interceptors() -> list:
     """
     from temporalio.contrib.opentelemetry import OpenTelemetryInterceptor
 
+    state = _STATE
+    if state is not None and not state.traces_exported:
+        # This process takes no span out (nothing configured to export them): spans opened for
+        # every start, update, workflow task and activity would only cost the worker time,
+        # and the trace headers they add would only lengthen each history.
+        return []
     return [OpenTelemetryInterceptor(add_temporal_spans=True), ActionTracing()]
 
 

@@ -350,6 +350,18 @@ async def test_a_request_keeps_its_trace_context_and_records_a_span_only_when_sp
         assert server.kind is trace.SpanKind.SERVER and server.attributes["http.status_code"] == 200
 
 
+def test_temporal_spans_are_opened_only_where_spans_leave_the_process(exporters, monkeypatch):
+    """A worker or web process that exports no spans adds no tracing interceptor: its starts,
+    updates, workflow tasks and activities carry no span and no trace header."""
+    from temporalio.contrib.opentelemetry import OpenTelemetryInterceptor
+
+    state = telemetry.current()
+    assert state is not None and state.traces_exported
+    assert [type(i) for i in telemetry.temporal_interceptors()] == [OpenTelemetryInterceptor, telemetry.ActionTracing]
+    monkeypatch.setattr(state, "traces_exported", False)
+    assert telemetry.temporal_interceptors() == []
+
+
 @pytest.mark.parametrize(
     ("env", "traces", "metrics"),
     [
