@@ -50,6 +50,7 @@ async def list_tasks(
     raw_json: frozenset[str] = frozenset(),
     into: Callable[..., tuple] | None = None,
     auth_version: bool = False,
+    as_bytes: frozenset[str] = frozenset(),
 ) -> tuple[list[Any], int | None]:
     """A page of the tasks this admin may see, newest first; returns (rows, next cursor).
 
@@ -65,6 +66,8 @@ async def list_tasks(
     is a tuple starting with the id, which the next cursor is read from. ``auth_version``: each
     row also holds the ``auth_version`` read in the same statement (``infra.accounts
     .auth_version_sql``), as its last column, for a caller that confirms its session with it.
+    ``as_bytes``: text columns (by name) read as their UTF-8 bytes, for a caller that writes
+    them out as they are.
     """
     if into is not None and (not columns or columns[0] is not Task.id):
         raise ValueError("into= needs the columns, Task.id first")
@@ -73,7 +76,7 @@ async def list_tasks(
     if not actor.active:
         return [], None
     sql, args = _visible_where(actor, now, status=status, kind=kind, region=region, limit=limit, cursor=cursor)
-    rows = await _page(sql, len(args), columns, limit, raw_json, into, auth_version).rows(*args)
+    rows = await _page(sql, len(args), columns, limit, raw_json, into, auth_version, as_bytes).rows(*args)
     if len(rows) < limit:
         return rows, None
     return rows, (rows[-1][0] if into is not None else rows[-1]["id"])
@@ -86,17 +89,17 @@ limit): built and rendered by Piccolo once, then run with each request's values.
 
 def _page(
     sql: str, count: int, columns: tuple[Column, ...], limit: int, raw_json: frozenset[str],
-    into: Callable[..., tuple] | None, auth_version: bool,
+    into: Callable[..., tuple] | None, auth_version: bool, as_bytes: frozenset[str] = frozenset(),
 ) -> Compiled:
     # Columns by identity: a column's == builds a where clause. The built query holds them.
-    key = (sql, count, tuple(map(id, columns)), limit, raw_json, into, auth_version)
+    key = (sql, count, tuple(map(id, columns)), limit, raw_json, into, auth_version, as_bytes)
     page = _PAGES.get(key)
     if page is None:
         if len(_PAGES) >= 512:
             _PAGES.clear()
 
         def build():  # type: ignore[no-untyped-def]
-            selected: list[Any] = list(columns)
+            selected: list[Any] = [_bytes(c) if c._meta.name in as_bytes else c for c in columns]
             if auth_version:
                 selected = [*(selected or Task._meta.columns), QueryString(auth_version_sql()).as_alias("auth_version")]
             query = Task.select(*selected) if selected else Task.select()
@@ -105,6 +108,14 @@ def _page(
 
         page = _PAGES[key] = compiled(build, inline=True, raw_json=raw_json, into=into)
     return page
+
+
+def _bytes(column: Column) -> QueryString:
+    """A text column's value as its UTF-8 bytes (SQLite's BLOB, PostgreSQL's bytea), under its name."""
+    name = f'"{Task._meta.tablename}"."{column._meta.db_column_name}"'
+    if Task._meta.db.engine_type == "postgres":
+        return QueryString(f"convert_to({name}, 'UTF8')").as_alias(column._meta.name)
+    return QueryString(f"CAST({name} AS BLOB)").as_alias(column._meta.name)
 
 
 def _filters(t: str, status: str | None, kind: str | None, region: str | None, cursor: int | None) -> tuple[str, list[Any]]:

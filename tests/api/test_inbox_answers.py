@@ -14,6 +14,7 @@ from api.routes.inbox import READ_COLUMNS, task_read
 from api.schemas import TaskRead
 from infra.accounts import SESSIONS, token_digest
 from infra.db.tables import Admin, AdminSession, PermissionGrant, Task, TaskKey, task_keys
+from infra.settings import get_settings
 from tests.api.conftest import bearer, login
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(120)]
@@ -80,6 +81,27 @@ async def test_pages_hold_what_task_read_builds(api):
     # Decoded as the schema says, each item is the struct task_read builds.
     decoded = msgspec.convert(items, list[TaskRead])
     assert decoded == msgspec.convert(expected, list[TaskRead])
+    stored = await Task.select(Task.inbox_json).where(Task.kind == kind)
+    assert all(r["inbox_json"] for r in stored), "the page was read from the JSON the database keeps"
+
+    # Any write keeps it in step: claimed, escalated, moved, retitled, actions changed.
+    later = datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC)
+    await Task.update({Task.status: "claimed", Task.assignee: ADMIN, Task.escalated: True, Task.due_at: later, Task.title: "新\"标题",
+                       Task.actions: [{"name": "only"}], Task.priority: 99, Task.region: None}).where(Task.task_id == f"{kind}:3")
+    await Task.update({Task.escalated: False, Task.due_at: None}).where(Task.task_id == f"{kind}:0")
+    expected = await _expected(kind)
+    assert (await _pages(api, token, kind, 5))[0] == expected
+    assert [i for i in expected if i["id"] == f"{kind}:3"][0]["due_at"] == "2027-01-02T03:04:05Z"
+
+
+async def test_a_task_without_its_stored_json_is_answered_from_its_columns(api):
+    if get_settings().is_postgres:
+        pytest.skip("PostgreSQL's trigger writes the JSON on every update: it cannot be left empty")
+    kind = f"answers-{uuid.uuid4().hex[:8]}"
+    await Task.insert(*_tasks(kind))
+    await Task.update({Task.inbox_json: None}).where(Task.task_id == f"{kind}:4")
+    token = await login(api, ADMIN)
+    assert (await _pages(api, token, kind, 4))[0] == await _expected(kind)
 
 
 async def test_an_empty_page_still_checks_the_session(api):
