@@ -63,6 +63,8 @@ def _item(
 
 
 def _stored(id: int, inbox_json: bytes | None, auth_version: int | None) -> tuple[int, int | None, bytes | None]:
+    """A page row (``STORED_COLUMNS`` and the ``auth_version`` read with it) in the order the
+    handler reads: the id (the cursor), the version, the task's answer as JSON bytes."""
     return id, auth_version, inbox_json
 
 
