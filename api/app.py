@@ -13,7 +13,7 @@ from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 from temporalio.client import Client
 
-from api.errors import ApiError, EXCEPTION_HANDLERS
+from api.errors import EXCEPTION_HANDLERS, refuse_nul_characters
 from api.ratelimit import AuditBudget, LoginLimiter
 from api.routes.auth import router as auth_router
 from api.routes.health import health
@@ -108,13 +108,3 @@ def asgi_app() -> Litestar:
     gc.freeze()
     return app
 
-
-async def refuse_nul_characters(request: Request) -> None:
-    """A NUL character in a path, query or body is refused up front: PostgreSQL cannot store
-    one, and a text that reached a workflow would fail its activities on every retry."""
-    if "\x00" in request.scope["path"] or b"%00" in request.scope.get("query_string", b""):
-        raise ApiError(400, "nul_character", "the path or query contains a NUL character")
-    if request.method in ("POST", "PUT", "PATCH"):
-        body = await request.body()
-        if b"\x00" in body or b"\\u0000" in body:
-            raise ApiError(400, "nul_character", "the body contains a NUL character, which no field accepts")

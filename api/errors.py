@@ -119,3 +119,14 @@ EXCEPTION_HANDLERS = {
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """A NUL character in a path, query or body is refused up front: PostgreSQL cannot store
+    one, and a text that reached a workflow would fail its activities on every retry."""
+    if "\x00" in request.scope["path"] or b"%00" in request.scope.get("query_string", b""):
+        raise ApiError(400, "nul_character", "the path or query contains a NUL character")
+    if request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()
+        if b"\x00" in body or b"\\u0000" in body:
+            raise ApiError(400, "nul_character", "the body contains a NUL character, which no field accepts")

@@ -125,6 +125,20 @@ class Caller:
     async def principal(self, version: int | None = None) -> Principal:
         return await principal_for(self._request, self._token, version=version)
 
+    def unconfirmed(self) -> Principal | None:
+        """Whom the session cache last found for this token, not yet confirmed: what a read may
+        be shaped by (the admin's regions and grants) when it fetches ``auth_version`` in the
+        same statement, so that on the usual request, a cached session, the read and the check
+        are one statement. ``await principal(version)`` must follow before anything read is
+        used, and the read be done again if the confirmed admin is not the same."""
+        signed_in = SESSIONS.unconfirmed(self._token, datetime.now(UTC))
+        if signed_in is None:
+            return None
+        return Principal(
+            admin_id=signed_in.admin_id, display_name=signed_in.display_name, actor=signed_in.actor,
+            token=self._token, source=source_of(self._request),
+        )
+
 
 async def provide_caller(request: Request) -> Caller:
     """The token's form is checked at once (401 before anything is read)."""

@@ -198,6 +198,15 @@ class SessionCache:
             return cached.signed_in
         return None
 
+    def unconfirmed(self, token: str, now: datetime) -> SignedIn | None:
+        """The cached answer for ``token`` whatever the version, for a read that fetches
+        ``auth_version`` in its own statement and only then confirms it with ``signed_in``:
+        nothing read under it may be used before that (``api.security.Caller``)."""
+        cached = self._entries.get(token_digest(token)) if token and len(token) <= 256 else None
+        if cached is not None and time.monotonic() < cached.until and now < cached.signed_in.expires_at:
+            return cached.signed_in
+        return None
+
     async def signed_in(self, token: str | None, now: datetime | None = None, *, version: int | None = None) -> SignedIn | None:
         """Whose live session ``token`` is, or None. ``version``: an ``auth_version`` the caller
         read itself after the request arrived (in the statement that read what the request

@@ -13,13 +13,16 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
+from litestar.serialization import encode_json
+from litestar.types import ASGIApp
 
 from api.audit import audit_denied
-from api.errors import COMMON_ERRORS, ApiError, error_responses
+from api.errors import COMMON_ERRORS, ApiError, error_responses, refuse_nul_characters
 from api.schemas import ProcessStatusRead, ProcessTaskRead
-from api.security import Caller, Principal, provide_caller, provide_principal
+from api.security import Caller, Principal, provide_principal, session_token
 from api.subjects import start_subject
 from infra.db.inbox import get_task, visible
 from infra.db.processes import process_status
@@ -197,9 +200,42 @@ def _read_route(spec: WorkflowSpec):
     )(read)
 
 
+class JSONAnswer:
+    """A 200 answer already encoded as JSON (by Litestar's own encoder), sent with the headers
+    Litestar's response sends (``content-type: application/json`` and ``content-length``): a
+    handler returning it skips building a ``Response`` and its ``ASGIResponse`` for every
+    request, which cost the status read about a third of its time. The route documents its
+    answer with ``responses={200: ...}``, as the return type no longer says it."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = self.body
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+_TOKEN = "kameng.session_token"
+"""Where ``_token_first`` leaves the request's session token for the handler (in its scope)."""
+
+
+async def _token_first(request: Request) -> None:
+    """The app's own check (``refuse_nul_characters``, which a route's hook replaces), then a
+    request without a usable session token is a 401 before its parameters are read, as with a
+    dependency that resolves the caller. The status route has none: resolving it cost a sixth
+    of the route's time (a guard would cost more: Litestar copies the handler for each call)."""
+    await refuse_nul_characters(request)
+    request.scope[_TOKEN] = session_token(request)  # type: ignore[literal-required]
+
+
 def _status_route(spec: WorkflowSpec):
-    async def status(request: Request, caller: Caller, process_id: Annotated[str, Parameter(max_length=300)]) -> ProcessStatusRead:
-        return await read_status(request, caller, spec.kind, process_id)
+    async def status(request: Request, process_id: Annotated[str, Parameter(max_length=300)]) -> ASGIApp:
+        caller = Caller(request, request.scope.get(_TOKEN) or session_token(request))
+        return JSONAnswer(encode_json(await read_status(request, caller, spec.kind, process_id)))
 
     return get(
         f"/api/processes/{spec.kind}/{{process_id:str}}/status",
@@ -211,8 +247,8 @@ def _status_route(spec: WorkflowSpec):
             "part in the process, the regional admins of its region); anyone else gets 404."
         ),
         tags=[spec.kind],
-        dependencies={"caller": Provide(provide_caller)},
-        responses=error_responses(401, 404),
+        before_request=_token_first,
+        responses={200: ResponseSpec(data_container=ProcessStatusRead, description="Request fulfilled, document follows", generate_examples=False), **error_responses(401, 404)},
     )(status)
 
 

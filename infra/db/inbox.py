@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from piccolo.columns import Column
 from piccolo.columns.combination import WhereRaw
+from piccolo.querystring import QueryString
 
+from infra.accounts import auth_version_sql
 from infra.db.compiled import Compiled, Param, compiled
 from infra.db.tables import Task
 from workflows.domain.inbox import task_visible
@@ -45,7 +48,10 @@ async def list_tasks(
     cursor: int | None = None,
     columns: tuple[Column, ...] = (),
     raw_json: frozenset[str] = frozenset(),
-) -> tuple[list[dict[str, Any]], int | None]:
+    into: Callable[..., tuple] | None = None,
+    auth_version: bool = False,
+    as_bytes: frozenset[str] = frozenset(),
+) -> tuple[list[Any], int | None]:
     """A page of the tasks this admin may see, newest first; returns (rows, next cursor).
 
     The database does the filtering (``task_visible`` in SQL): one branch per way a task can
@@ -54,36 +60,62 @@ async def list_tasks(
     of ids newest-first from its own index below the cursor; the page is the newest of those.
     ``columns`` picks what each row holds (``id`` is always there); default every column.
     ``raw_json`` names JSON columns to return undecoded (``msgspec.Raw``, for a response).
+
+    ``into``: each row is ``into(id, *values)`` instead of a dict (``infra.db.compiled``), the
+    values in the order of ``columns`` (which must then start with ``Task.id``); what it returns
+    is a tuple starting with the id, which the next cursor is read from. ``auth_version``: each
+    row also holds the ``auth_version`` read in the same statement (``infra.accounts
+    .auth_version_sql``), as its last column, for a caller that confirms its session with it.
+    ``as_bytes``: text columns (by name) read as their UTF-8 bytes, for a caller that writes
+    them out as they are.
     """
+    if into is not None and (not columns or columns[0] is not Task.id):
+        raise ValueError("into= needs the columns, Task.id first")
     if columns and not any(c is Task.id for c in columns):
         columns = (Task.id, *columns)
     if not actor.active:
         return [], None
     sql, args = _visible_where(actor, now, status=status, kind=kind, region=region, limit=limit, cursor=cursor)
-    rows = await _page(sql, len(args), columns, limit, raw_json).rows(*args)
-    return rows, (rows[-1]["id"] if len(rows) == limit else None)
+    rows = await _page(sql, len(args), columns, limit, raw_json, into, auth_version, as_bytes).rows(*args)
+    if len(rows) < limit:
+        return rows, None
+    return rows, (rows[-1][0] if into is not None else rows[-1]["id"])
 
 
-_PAGES: dict[tuple[str, int, tuple[int, ...], int, frozenset[str]], Compiled] = {}
+_PAGES: dict[tuple, Compiled] = {}
 """The page query per shape (the admin's regions and grants, the filters, the columns, the
 limit): built and rendered by Piccolo once, then run with each request's values."""
 
 
-def _page(sql: str, count: int, columns: tuple[Column, ...], limit: int, raw_json: frozenset[str]) -> Compiled:
+def _page(
+    sql: str, count: int, columns: tuple[Column, ...], limit: int, raw_json: frozenset[str],
+    into: Callable[..., tuple] | None, auth_version: bool, as_bytes: frozenset[str] = frozenset(),
+) -> Compiled:
     # Columns by identity: a column's == builds a where clause. The built query holds them.
-    key = (sql, count, tuple(map(id, columns)), limit, raw_json)
+    key = (sql, count, tuple(map(id, columns)), limit, raw_json, into, auth_version, as_bytes)
     page = _PAGES.get(key)
     if page is None:
         if len(_PAGES) >= 512:
             _PAGES.clear()
 
         def build():  # type: ignore[no-untyped-def]
-            query = Task.select(*columns) if columns else Task.select()
+            selected: list[Any] = [_bytes(c) if c._meta.name in as_bytes else c for c in columns]
+            if auth_version:
+                selected = [*(selected or Task._meta.columns), QueryString(auth_version_sql()).as_alias("auth_version")]
+            query = Task.select(*selected) if selected else Task.select()
             where = WhereRaw(sql, *(Param(i) for i in range(count)))
             return query.where(where).order_by(Task.id, ascending=False).limit(limit).output(load_json=True)
 
-        page = _PAGES[key] = compiled(build, inline=True, raw_json=raw_json)
+        page = _PAGES[key] = compiled(build, inline=True, raw_json=raw_json, into=into)
     return page
+
+
+def _bytes(column: Column) -> QueryString:
+    """A text column's value as its UTF-8 bytes (SQLite's BLOB, PostgreSQL's bytea), under its name."""
+    name = f'"{Task._meta.tablename}"."{column._meta.db_column_name}"'
+    if Task._meta.db.engine_type == "postgres":
+        return QueryString(f"convert_to({name}, 'UTF8')").as_alias(column._meta.name)
+    return QueryString(f"CAST({name} AS BLOB)").as_alias(column._meta.name)
 
 
 def _filters(t: str, status: str | None, kind: str | None, region: str | None, cursor: int | None) -> tuple[str, list[Any]]:

@@ -157,3 +157,27 @@ async def test_a_status_read_confirms_the_session_against_the_statement_that_rea
     assert await AuditEvent.count().where(AuditEvent.action == "auth.token") == denials + 1
     for path in (url, "/api/processes/permission-grant/permission-grant-nope/status", f"/api/processes/promotion/{pid}/status"):
         assert (await api.get(path, headers=bearer("not-a-session"))).status_code == 401, path
+
+
+async def test_the_status_answer_is_what_msgspec_writes_and_who_asks_is_checked_first(api):
+    """The route writes its answer itself (no Litestar response built): the same headers and
+    the same bytes as ``ProcessStatusRead`` encoded; a request without a usable token is a 401
+    before its path is validated, a NUL character a 400 before either."""
+    import msgspec
+
+    from api.schemas import ProcessStatusRead
+
+    normal = await login(api, "normal-game-items-1")
+    pid = (await api.post("/api/processes/permission-grant", json=REQUEST, headers=bearer(normal))).json()["process_id"]
+    await open_task_id(pid)
+    await status_of(api, pid, normal, lambda b: b["tasks"])
+    response = await api.get(f"/api/processes/permission-grant/{pid}/status", headers=bearer(normal))
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert response.content == msgspec.json.encode(msgspec.json.decode(response.content, type=ProcessStatusRead))
+
+    long_id = "permission-grant-" + "x" * 300
+    api.cookies.clear()  # signing in set the session cookie
+    assert (await api.get(f"/api/processes/permission-grant/{long_id}/status")).status_code == 401
+    assert (await api.get(f"/api/processes/permission-grant/{long_id}/status", headers=bearer(normal))).status_code == 400
+    assert (await api.get(f"/api/processes/permission-grant/{pid}/status?x=%00")).json()["error"]["code"] == "nul_character"

@@ -64,6 +64,16 @@ async def test_rows_are_what_the_query_itself_returns(demo):
                                  .output(load_json=True), inline=inline, raw_json=frozenset({"actions"})).rows(pid="product-listing-compiled-test")
             assert all(isinstance(r["actions"], msgspec.Raw) for r in raw) and isinstance(raw[0]["evidence"], dict)
             assert [msgspec.json.decode(r["actions"]) for r in raw] == [[{"name": "approve", "permission": "products.approve_listing", "label_zh": "通过"}], []]
+        # into=: each row's values, in column order, straight into a callable (no dicts).
+        everything = Task.select().where(Task.process_id == "product-listing-compiled-test").order_by(Task.id).output(load_json=True)
+        expected_values = [tuple(r.values()) for r in await everything]
+        for inline in (True, False):
+            got = await compiled(lambda: Task.select().where(Task.process_id == Param("pid")).order_by(Task.id).output(load_json=True),
+                                 inline=inline, into=lambda *values: values).rows(pid="product-listing-compiled-test")
+            assert got == expected_values, inline
+            assert [[type(v) for v in r] for r in got] == [[type(v) for v in r] for r in expected_values], inline
+        with pytest.raises(ValueError):
+            await compiled(lambda: AdminSession.select(AdminSession.admin.username).output(nested=True), into=tuple).rows()
         first = compiled(lambda: Admin.select(Admin.username).where(Admin.id == Param(0)).first(), inline=True)
         assert await first.first(admin["id"]) == {"username": "regional-game-cards"}
         assert await first.first(-1) is None
