@@ -34,7 +34,7 @@ async def _measure(count: int, rounds: int) -> list[float]:
     from infra.db.engine import bind_tables, close_pool, migrate, start_pool
     from infra.seed import seed
     from infra.temporal.binaries import temporal_test_server
-    from infra.temporal.client import interceptors
+    from infra.telemetry import tracing_interceptors
     from infra.temporal.converter import DATA_CONVERTER
     from infra.temporal.processes import act, start_process, view
     from infra.temporal.worker import build_worker
@@ -50,7 +50,7 @@ async def _measure(count: int, rounds: int) -> list[float]:
     requesters = [await load_actor(f"normal-{r}-1", since) for r in REGIONS]
     approvers = [await load_actor(f"regional-{r}", since) for r in REGIONS]
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(temporal_test_server()), data_converter=DATA_CONVERTER, interceptors=interceptors(),
+        test_server_existing_path=str(temporal_test_server()), data_converter=DATA_CONVERTER, interceptors=tracing_interceptors(),
     )
     spec = BY_KIND["permission-grant"]
     config = ProcessConfig(timings={}, search_attributes=False, history_limit=2000)

@@ -376,14 +376,20 @@ def temporal_interceptors() -> list:
     workflow's main coroutine, which by itself would file them under the start's trace.
     (With several actions in flight at once, the latest one's trace gets that work.)
     """
-    from temporalio.contrib.opentelemetry import OpenTelemetryInterceptor
-
     state = _STATE
     if state is not None and not state.traces_exported:
         # This process takes no span out (nothing configured to export them): spans opened for
         # every start, update, workflow task and activity would only cost the worker time,
         # and the trace headers they add would only lengthen each history.
         return []
+    return tracing_interceptors()
+
+
+def tracing_interceptors() -> list:
+    """The tracing interceptors whatever this process exports (the tests' servers take them
+    always: a test may add its span exporter after a client exists)."""
+    from temporalio.contrib.opentelemetry import OpenTelemetryInterceptor
+
     return [OpenTelemetryInterceptor(add_temporal_spans=True), ActionTracing()]
 
 

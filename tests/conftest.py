@@ -187,13 +187,13 @@ async def time_skipping_env():
     from temporalio.testing import WorkflowEnvironment
 
     from infra.temporal.binaries import temporal_test_server
-    from infra.temporal.client import interceptors
+    from infra.telemetry import tracing_interceptors
     from infra.temporal.converter import DATA_CONVERTER
 
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(temporal_test_server()),
         data_converter=DATA_CONVERTER,
-        interceptors=interceptors(),
+        interceptors=tracing_interceptors(),
     )
     yield env
     await env.shutdown()
@@ -389,7 +389,7 @@ async def dev_server(tmp_root):
     from temporalio.testing import WorkflowEnvironment
 
     from infra.temporal.binaries import temporal_cli
-    from infra.temporal.client import interceptors
+    from infra.telemetry import tracing_interceptors
     from infra.temporal.converter import DATA_CONVERTER
     from infra.temporal.devserver import SQLITE_PRAGMAS
     from workflows.process import KIND, REGION, STATUS, TIER
@@ -403,7 +403,7 @@ async def dev_server(tmp_root):
         dev_server_extra_args=extra,
         search_attributes=[KIND, REGION, TIER, STATUS],
         data_converter=DATA_CONVERTER,
-        interceptors=interceptors(),
+        interceptors=tracing_interceptors(),
     )
     yield env
     await env.shutdown()
