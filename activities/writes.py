@@ -15,6 +15,7 @@ from activities.audit import AuditActivities
 from activities.grants import GrantActivation, GrantActivities, GrantEnd, GrantExtension
 from activities.inbox import InboxActivities
 from infra.db.engine import write_transaction
+from infra.db.processes import one_update_per_process
 from workflows.domain.messages import AuditRecord, TaskChange, TaskClose, TaskRecord
 from workflows.process import WriteBatch
 
@@ -45,7 +46,7 @@ class WriteActivities:
         unknown = [w.name for w in batch.writes if w.name not in table]
         if unknown:  # a process deferring a write this table lacks: retrying cannot help
             raise ApplicationError(f"not a deferrable write: {', '.join(unknown)}", type="unknown_write", non_retryable=True)
-        async with write_transaction():
+        async with write_transaction(), one_update_per_process():
             for write in batch.writes:
                 apply, kind = table[write.name]
                 await apply(msgspec.json.decode(write.arg, type=kind))

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack
 from datetime import timedelta
 from pathlib import Path
 

@@ -217,6 +217,7 @@ class Process:
         self._draining = False
         self._writes: list[Write] = []
         """Writes deferred until the process next waits (``write``, ``flush``)."""
+        self._flushing = asyncio.Lock()
 
     # ----- reading -------------------------------------------------------------------------
 
@@ -624,7 +625,7 @@ class Process:
         asked for them, with no activity task through the server (histories from before the
         ``LOCAL_WRITES`` patch keep their activity tasks on replay). A ``long`` one (minutes
         of work, like a backtest) stays an activity task any worker may pick up."""
-        if self._writes and name != "apply_writes":
+        if (self._writes or self._flushing.locked()) and name != "apply_writes":
             await self.flush()  # what was deferred is written before anything that follows it
         if not long and workflow.patched(LOCAL_WRITES):
             return await workflow.execute_local_activity(
@@ -646,10 +647,19 @@ class Process:
     async def flush(self) -> None:
         """Make the deferred writes, in order, in one transaction. The process calls it
         before it waits (for a person, an event, a timer, a child) and before it ends, so
-        that whoever it answers then finds the step written."""
-        if self._writes:
-            batch, self._writes = tuple(self._writes), []
-            await self._activity("apply_writes", WriteBatch(writes=batch))
+        that whoever it answers then finds the step written.
+
+        Branches of the process running side by side (the tasks of a parallel step) put
+        their writes in one batch: the branches ready to run add theirs before it is taken.
+        Batches are made one after another, and a flush returns only once every write
+        deferred before it is made, whichever branch's batch carried it."""
+        if not self._writes and not self._flushing.locked():
+            return
+        async with self._flushing:
+            if self._writes:
+                await asyncio.sleep(0)  # a bare yield: deterministic, no timer
+                batch, self._writes = tuple(self._writes), []
+                await self._activity("apply_writes", WriteBatch(writes=batch))
 
     async def _record(self, task: TaskState) -> None:
         actions = []

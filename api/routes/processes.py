@@ -27,7 +27,7 @@ from api.subjects import start_subject
 from infra.db.inbox import get_task, visible
 from infra.db.processes import process_status
 from infra.temporal.processes import ProcessError, act, claim, start_process, status_for, view
-from workflows.domain.policy import DEFAULT_POLICY, Actor, Subject
+from workflows.domain.policy import DEFAULT_POLICY, Actor
 from workflows.process import ActInput, ActionResult, ClaimInput, ProcessConfig, ProcessView, TaskView
 from workflows.registry import REGISTRY
 from workflows.spec import ActionSpec, WorkflowSpec

@@ -15,6 +15,9 @@ completions by).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,18 +71,25 @@ async def record_event(record: AuditRecord, *, step: str | None = None, named: t
             )
         ).on_conflict(action="DO NOTHING")  # a retried start
         return
-    row = await ProcessState.select(ProcessState.parties, ProcessState.updated_at).where(ProcessState.process_id == pid).first()
+    pending = _PENDING.get()
+    row = pending.get(pid) if pending is not None else None
     if row is None:
-        return  # started before processes had rows: its status comes from the workflow
-    parties = list(row["parties"] or [])
-    joined = [a for a in (actor, *named) if a and a not in parties]
+        found = await ProcessState.select(ProcessState.parties, ProcessState.updated_at).where(ProcessState.process_id == pid).first()
+        if found is None:
+            return  # started before processes had rows: its status comes from the workflow
+        row = _Row(list(found["parties"] or []), found["updated_at"])
+        if pending is not None:
+            pending[pid] = row
+    joined = [a for a in (actor, *named) if a and a not in row.parties]
+    row.updated_at = max(at, row.updated_at)
     values: dict[Any, Any] = {
         ProcessState.last_action: record.action[:64],
         ProcessState.last_outcome: record.outcome[:32],
-        ProcessState.updated_at: max(at, row["updated_at"]),
+        ProcessState.updated_at: row.updated_at,
     }
     if joined:
-        values[ProcessState.parties] = parties + list(dict.fromkeys(joined))
+        row.parties = row.parties + list(dict.fromkeys(joined))
+        values[ProcessState.parties] = row.parties
     if step is not None:
         values[ProcessState.step] = step[:64]
     if _is_finish(record):
@@ -89,7 +99,40 @@ async def record_event(record: AuditRecord, *, step: str | None = None, named: t
             ProcessState.finished_at: at,
             ProcessState.result: msgspec.to_builtins(record.after or {}),
         }
-    await ProcessState.update(values).where(ProcessState.process_id == pid)
+    if pending is None:
+        await ProcessState.update(values).where(ProcessState.process_id == pid)
+    else:
+        row.values |= values  # a later event's values over an earlier one's, as if written in turn
+
+
+class _Row:
+    """A process row as the events of one batch leave it: read once, written once."""
+
+    __slots__ = ("parties", "updated_at", "values")
+
+    def __init__(self, parties: list[str], updated_at: datetime) -> None:
+        self.parties = parties
+        self.updated_at = updated_at
+        self.values: dict[Any, Any] = {}
+
+
+_PENDING: ContextVar[dict[str, _Row] | None] = ContextVar("kameng_process_rows", default=None)
+
+
+@asynccontextmanager
+async def one_update_per_process() -> AsyncIterator[None]:
+    """Inside a write transaction: the events recorded within change each process's row
+    once, at the end (read once, written once), as if each had been applied in turn. A batch
+    of a step's writes audits two or three events of the same process."""
+    pending: dict[str, _Row] = {}
+    token = _PENDING.set(pending)
+    try:
+        yield
+    finally:
+        _PENDING.reset(token)
+    for pid, row in pending.items():  # reached only when the body succeeded
+        if row.values:
+            await ProcessState.update(row.values).where(ProcessState.process_id == pid)
 
 
 # ----- reading ---------------------------------------------------------------------------
