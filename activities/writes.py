@@ -11,29 +11,30 @@ import msgspec
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import AuditActivities
-from activities.grants import GrantActivation, GrantActivities, GrantEnd, GrantExtension
-from activities.inbox import InboxActivities
 from infra.db.engine import write_transaction
 from infra.db.processes import one_update_per_process
-from workflows.domain.messages import AuditRecord, TaskChange, TaskClose, TaskRecord
 from workflows.process import WriteBatch
+
+
+DEFERRABLE = frozenset({"record_task", "change_task", "close_task", "write_audit", "activate_grant", "revoke_grant", "extend_grant"})
+"""The writes a process may defer (``Process.write``): idempotent, and their results unread.
+Each is an activity of its own too (a run started before batching makes them one by one)."""
 
 
 @functools.cache
 def writers() -> dict[str, tuple[Callable[[Any], Awaitable[Any]], type]]:
-    """The writes a process may defer: each an activity of its own too (a run started before
-    batching makes them one by one), with the type of its argument."""
-    inbox, audit, grants = InboxActivities(), AuditActivities(), GrantActivities()
-    return {
-        "record_task": (inbox.record_task, TaskRecord),
-        "change_task": (inbox.change_task, TaskChange),
-        "close_task": (inbox.close_task, TaskClose),
-        "write_audit": (audit.write_audit, AuditRecord),
-        "activate_grant": (grants.activate_grant, GrantActivation),
-        "revoke_grant": (grants.revoke_grant, GrantEnd),
-        "extend_grant": (grants.extend_grant, GrantExtension),
-    }
+    """Each deferrable write's activity function (as the worker registers it) and the type of
+    its argument, from the activity's own definition."""
+    from infra.temporal.worker import activity_functions
+
+    found = {}
+    for fn in activity_functions():
+        definition = getattr(fn, "__temporal_activity_definition")
+        if definition.name in DEFERRABLE:
+            found[definition.name] = (fn, definition.arg_types[0])
+    missing = DEFERRABLE - found.keys()
+    assert not missing, f"deferrable writes without an activity: {sorted(missing)}"
+    return found
 
 
 class WriteActivities:

@@ -188,24 +188,24 @@ class SessionCache:
     def clear(self) -> None:
         self._entries.clear()
 
+    def _fresh(self, digest: str, now: datetime) -> _Cached | None:
+        """The cached entry for a token's digest, unless it is past its time or its session's."""
+        cached = self._entries.get(digest)
+        if cached is not None and time.monotonic() < cached.until and now < cached.signed_in.expires_at:
+            return cached
+        return None
+
     def current(self, digest: str, version: int | None, now: datetime) -> SignedIn | None:
         """The cached answer for a token's digest if it holds under ``version`` at ``now``."""
-        cached = self._entries.get(digest)
-        if (
-            cached is not None and version is not None and cached.version == version
-            and time.monotonic() < cached.until and now < cached.signed_in.expires_at
-        ):
-            return cached.signed_in
-        return None
+        cached = self._fresh(digest, now)
+        return cached.signed_in if cached is not None and version is not None and cached.version == version else None
 
     def unconfirmed(self, token: str, now: datetime) -> SignedIn | None:
         """The cached answer for ``token`` whatever the version, for a read that fetches
         ``auth_version`` in its own statement and only then confirms it with ``signed_in``:
         nothing read under it may be used before that (``api.security.Caller``)."""
-        cached = self._entries.get(token_digest(token)) if token and len(token) <= 256 else None
-        if cached is not None and time.monotonic() < cached.until and now < cached.signed_in.expires_at:
-            return cached.signed_in
-        return None
+        cached = self._fresh(token_digest(token), now) if token and len(token) <= 256 else None
+        return cached.signed_in if cached is not None else None
 
     async def signed_in(self, token: str | None, now: datetime | None = None, *, version: int | None = None) -> SignedIn | None:
         """Whose live session ``token`` is, or None. ``version``: an ``auth_version`` the caller

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.supervisor import port_in_use
 from infra.temporal.binaries import temporal_cli
 from infra.temporal.devserver import SEARCH_ATTRIBUTES, SQLITE_PRAGMAS
 
@@ -28,11 +29,7 @@ def free_port() -> int:
 
 
 def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
-        return True
-    except OSError:
-        return False
+    return port_in_use("127.0.0.1", port)
 
 
 @dataclass

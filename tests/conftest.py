@@ -347,9 +347,10 @@ async def record_history(handle, test_name: str) -> None:
     import re
 
     history = await handle.fetch_history()
-    from workflows.registry import REGISTRY
+    from infra.temporal.processes import spec_of
 
-    kind = next((spec.kind for spec in REGISTRY if handle.id.startswith(spec.kind + "-")), "unknown")
+    spec = spec_of(handle.id)
+    kind = spec.kind if spec is not None else "unknown"
     name = re.sub(r"[^a-z0-9_]+", "_", test_name.lower()).strip("_")[:80]
     HISTORIES.mkdir(parents=True, exist_ok=True)
     path = HISTORIES / f"{kind}--{name}.json"

@@ -55,3 +55,17 @@ def test_a_process_checks_only_the_permissions_its_spec_names():
         named |= {v for v in vars(inspect.getmodule(spec.workflow)).values() if isinstance(v, str) and v in PERMISSIONS_BY_KEY}
         assert {p for p in named if (spec.kind, p) not in examples} <= spec.permissions, spec.kind
         assert spec.also_checks == () or set(spec.also_checks) <= set(PERMISSIONS_BY_KEY), spec.kind
+
+
+def test_every_deferred_write_is_one_a_batch_can_make():
+    """``Process.write(name, ...)`` defers a write to ``apply_writes``, which makes only the
+    writes of ``activities.writes.DEFERRABLE`` (a name it lacks would fail the process)."""
+    import re
+    from pathlib import Path
+
+    from activities.writes import DEFERRABLE, writers
+
+    named = {name for path in Path(workflows.__path__[0]).glob("*.py") for name in re.findall(r'\.write\(\s*"([a-z_]+)"', path.read_text())}
+    assert {"record_task", "close_task", "write_audit", "activate_grant"} <= named  # the pattern finds them
+    assert named <= DEFERRABLE, sorted(named - DEFERRABLE)
+    assert set(writers()) == DEFERRABLE
