@@ -66,28 +66,102 @@ def _stop_all(connections: list[aiosqlite.Connection]) -> None:
         connections.pop().stop()
 
 
+class InlineWriter:
+    """An event loop's own write connection: ``sqlite3`` on the loop's thread, behind the
+    few aiosqlite methods Piccolo's transaction calls (``execute``), whose coroutines finish
+    without suspending. A write transaction on it (``PooledSQLiteEngine.take_writer``) runs
+    from ``BEGIN IMMEDIATE`` to ``COMMIT`` without handing each statement to aiosqlite's
+    thread and waiting for the loop to be woken with its result: a process step's batch of
+    writes is about ten statements of tens of microseconds each, and each hand-off cost more
+    than its statement (figure 2c, docs/performance.md)."""
+
+    __slots__ = ("connection", "busy")
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.busy = False
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.connection.in_transaction
+
+    async def execute(self, sql: str, args: Any = ()) -> None:
+        """BEGIN, COMMIT, ROLLBACK and savepoints, as Piccolo's transaction sends them."""
+        self.connection.execute(sql, args)
+
+    def fetchall(self, sql: str, args: list[Any]) -> list[Any]:
+        return self.connection.execute(sql, args).fetchall()
+
+
 class PooledSQLiteEngine(SQLiteEngine):
     """Piccolo's SQLite engine, reusing connections instead of opening one per query.
 
     Outside a transaction each query takes an idle connection of the running event loop's
     pool (opened on demand, at most ``POOL_SIZE`` kept), in autocommit mode (Piccolo's
-    default), so no statement
-    leaves a transaction open for the next user. Transactions still get a connection of
-    their own (``SQLiteTransaction``). A primary-key read costs about a tenth of opening a
-    connection for it.
+    default), so no statement leaves a transaction open for the next user. A primary-key
+    read costs about a tenth of opening a connection for it.
+
+    A write transaction (``write_transaction``) runs on the loop's ``InlineWriter`` when the
+    write lock is free at once, and otherwise on a pooled connection, whose thread waits for
+    the lock without holding up the loop.
     """
 
     POOL_SIZE = 4
     INLINE_BUSY_SECONDS = 0.05
     """How long an inline read may wait for SQLite's lock before it goes to the pool instead."""
 
-    __slots__ = ("_pools", "_readers", "_last_reader")
+    __slots__ = ("_pools", "_readers", "_last_reader", "_writers")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[aiosqlite.Connection]] = weakref.WeakKeyDictionary()
         self._readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, sqlite3.Connection | None] = weakref.WeakKeyDictionary()
         self._last_reader: tuple[Any, sqlite3.Connection | None] = (None, None)
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InlineWriter | None] = weakref.WeakKeyDictionary()
+
+    def take_writer(self) -> InlineWriter | None:
+        """This loop's ``InlineWriter`` with the write lock taken (``BEGIN IMMEDIATE``), or None:
+        when a transaction of this loop holds it already (one suspended mid-way), when another
+        connection holds the lock (waiting for it would block the loop), or when the file is not
+        in WAL mode (a commit would have to wait for readers). Hand it back with ``give_back_writer``."""
+        loop = asyncio.get_running_loop()
+        try:
+            writer = self._writers[loop]
+        except KeyError:
+            writer = self._open_writer(loop)
+        if writer is None or writer.busy:
+            return None
+        try:
+            writer.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_unavailable(exc):
+                return None
+            raise
+        writer.busy = True
+        return writer
+
+    def give_back_writer(self, writer: InlineWriter) -> None:
+        """The writer free for the next transaction, rolled back first if one is still open
+        on it (its commit failed)."""
+        try:
+            if writer.connection.in_transaction:
+                writer.connection.execute("ROLLBACK")
+        finally:
+            writer.busy = False
+
+    def _open_writer(self, loop: asyncio.AbstractEventLoop) -> InlineWriter | None:
+        writer: InlineWriter | None = None
+        if sqlite3.sqlite_version_info >= (3, 35):  # inserts return their keys (RETURNING)
+            connection = sqlite3.connect(**{**self.connection_kwargs, "timeout": 0, "check_same_thread": False})
+            connection.row_factory = dict_factory
+            connection.execute("PRAGMA foreign_keys = 1")
+            if connection.execute("PRAGMA journal_mode").fetchone()["journal_mode"] == "wal":
+                writer = InlineWriter(connection)
+                weakref.finalize(loop, connection.close)
+            else:
+                connection.close()
+        self._writers[loop] = writer
+        return writer
 
     def read_inline(self, sql: str, args: list[Any], table: Any = None) -> tuple[sqlite3.Cursor, list[tuple]] | None:
         """Run a small read (a compiled query marked ``inline``, ``infra.db.compiled``) on the
@@ -183,6 +257,23 @@ class PooledSQLiteEngine(SQLiteEngine):
         await self.give_back(connection)
         return rows
 
+    async def _run_in_existing_connection(
+        self,
+        connection: Any,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: Any = None,
+    ):
+        """A statement of an open transaction: at once on an ``InlineWriter``, else one trip to
+        the connection's thread (Piccolo's own takes three: it sets ``foreign_keys`` again,
+        executes, then fetches; every connection here has the pragma set when it opens)."""
+        if query_type == "insert" and sqlite3.sqlite_version_info < (3, 35):
+            return await super()._run_in_existing_connection(connection, query, args, query_type, table)
+        if isinstance(connection, InlineWriter):
+            return connection.fetchall(query, args or [])
+        return await connection.execute_fetchall(query, args or [])
+
 
 @functools.cache
 def get_engine() -> Engine:
@@ -259,7 +350,7 @@ def describe(settings: Settings) -> str:
 
 class _ImmediateTransaction(SQLiteTransaction):
     """``BEGIN IMMEDIATE`` that cannot leak the write lock when its caller is cancelled, on
-    a pooled connection.
+    the loop's ``InlineWriter`` when the lock is free, else on a pooled connection.
 
     Waiting for the lock happens in aiosqlite's thread; a task cancelled meanwhile (an
     activity timing out, a worker shutting down) would otherwise leave a connection that
@@ -291,15 +382,22 @@ class _ImmediateTransaction(SQLiteTransaction):
             ended = True
         finally:
             self.engine.current_transaction.reset(self.context)
-            if ended and isinstance(self.engine, PooledSQLiteEngine):
-                await self.engine.give_back(self.connection)
+            connection = self.connection
+            if isinstance(connection, InlineWriter):
+                self.engine.give_back_writer(connection)
+            elif ended and isinstance(self.engine, PooledSQLiteEngine):
+                await self.engine.give_back(connection)
             else:
-                await self.connection.close()
+                await connection.close()
         return exception is None
 
     async def __aenter__(self) -> SQLiteTransaction:
         if self._parent is not None:
             return self._parent
+        if isinstance(self.engine, PooledSQLiteEngine) and (writer := self.engine.take_writer()) is not None:
+            self.connection = writer
+            self.context = self.engine.current_transaction.set(self)
+            return self
         self.connection = await self.get_connection()
         begin = asyncio.ensure_future(self.begin())
         try:
