@@ -213,8 +213,8 @@ class Policy:
         """``can(...).allowed`` without the reasons, from a per-actor view compiled from the
         same cells and grants (``tests/workflows/domain/test_policy_fast.py`` proves them equal).
 
-        Cells with conditions, or an own-scope source beside a region-scope one, are answered
-        by ``can()`` itself.
+        A cell's conditions are checked as ``can()`` checks them (``_holds``); an own-scope
+        source beside a region-scope one is answered by ``can()`` itself.
         """
         view = self._views.get(actor.id)
         if view is None or view.actor is not actor or (view.now is not now and not view.covers(now)):
@@ -227,10 +227,17 @@ class Policy:
         if subject.excluded or subject.requester is not None:
             if actor.id in subject.excluded or (subject.requester == actor.id and action in self._approvals):
                 return False
+        if rule.__class__ is _Conditional:
+            holds = self._holds
+            for condition in rule.conditions:
+                if not holds(actor, condition, subject):
+                    return False
+            rule = rule.scope
+        if rule.__class__ is frozenset:
+            region = subject.region
+            return region is None or region in rule
         if rule is True:
             return True
-        if rule.__class__ is frozenset:
-            return subject.region is None or subject.region in rule
         if rule is _OWN:
             return subject is NO_SUBJECT or actor.id in subject.owners
         return self.can(actor, action, subject, now=now).allowed
@@ -293,9 +300,25 @@ class Policy:
                 return denial
         return None
 
+    def _holds(self, actor: Actor, condition: Condition, subject: Subject) -> bool:
+        """Whether a cell's condition holds: what ``can()`` checks and explains
+        (``_check_condition``) and the fast path checks alone (``allows``)."""
+        if condition is Condition.WITHIN_BAND:
+            band, price = subject.band, subject.price
+            return not subject.high_value and price is not None and band is not None and band[0] <= price <= band[1]
+        if condition is Condition.OUTRANKS_SUBJECT:
+            tier = subject.subject_tier
+            return tier is not None and tier in self.ladder and self.ladder.outranks(actor.tier, tier)
+        if condition is Condition.NON_FUND:
+            return subject.permission is not None and not subject.permission.startswith("funds.")
+        return True
+
     def _check_condition(
         self, actor: Actor, condition: Condition, subject: Subject
     ) -> Decision | None:
+        """None when the condition holds, else the denial that says why not."""
+        if self._holds(actor, condition, subject):
+            return None
         if condition is Condition.WITHIN_BAND:
             if subject.high_value:
                 return _deny(
@@ -306,31 +329,26 @@ class Policy:
             if subject.price is None or subject.band is None:
                 return _deny("band_unknown", "the price band is unknown", "无法确定价格区间")
             low, high = subject.band
-            if not low <= subject.price <= high:
-                return _deny(
-                    "outside_band",
-                    f"price {subject.price / 100:.2f} is outside the band "
-                    f"{low / 100:.2f}-{high / 100:.2f}",
-                    f"价格 {subject.price / 100:.2f} 超出预设区间 {low / 100:.2f}-{high / 100:.2f}",
-                )
-        elif condition is Condition.OUTRANKS_SUBJECT:
+            return _deny(
+                "outside_band",
+                f"price {subject.price / 100:.2f} is outside the band "
+                f"{low / 100:.2f}-{high / 100:.2f}",
+                f"价格 {subject.price / 100:.2f} 超出预设区间 {low / 100:.2f}-{high / 100:.2f}",
+            )
+        if condition is Condition.OUTRANKS_SUBJECT:
             if subject.subject_tier is None or subject.subject_tier not in self.ladder:
                 return _deny("tier_unknown", "the subject admin's tier is unknown", "对象级别未知")
-            if not self.ladder.outranks(actor.tier, subject.subject_tier):
-                return _deny(
-                    "not_outranking",
-                    f"a {self._tier_en(actor.tier)} does not outrank a "
-                    f"{self._tier_en(subject.subject_tier)}",
-                    f"{self._tier_zh(actor.tier)}的级别不高于{self._tier_zh(subject.subject_tier)}",
-                )
-        elif condition is Condition.NON_FUND:
-            if subject.permission is None or subject.permission.startswith("funds."):
-                return _deny(
-                    "funds_need_super",
-                    "fund permissions are approved by a super admin",
-                    "资金类权限须由超级管理员审批",
-                )
-        return None
+            return _deny(
+                "not_outranking",
+                f"a {self._tier_en(actor.tier)} does not outrank a "
+                f"{self._tier_en(subject.subject_tier)}",
+                f"{self._tier_zh(actor.tier)}的级别不高于{self._tier_zh(subject.subject_tier)}",
+            )
+        return _deny(  # Condition.NON_FUND
+            "funds_need_super",
+            "fund permissions are approved by a super admin",
+            "资金类权限须由超级管理员审批",
+        )
 
     def _inactive_grant(self, grant: Grant, now: datetime) -> Decision:
         if grant.revoked_at is not None and grant.revoked_at <= now:
@@ -379,10 +397,21 @@ class _Marker:
         return self.name
 
 
+class _Conditional:
+    """A scope rule that applies only where the cell's conditions hold for the subject."""
+
+    __slots__ = ("scope", "conditions")
+
+    def __init__(self, scope: bool | frozenset | _Marker, conditions: tuple[Condition, ...]) -> None:
+        self.scope = scope
+        self.conditions = conditions
+
+
 _OWN = _Marker("own")
 _SLOW = _Marker("ask can()")
-_Rule = bool | frozenset | _Marker
-"""True: global; a frozenset: those regions; _OWN: own records; _SLOW: conditions apply."""
+_Rule = bool | frozenset | _Marker | _Conditional
+"""True: global; a frozenset: those regions; _OWN: own records; _Conditional: one of those
+where conditions hold; _SLOW: ask ``can()``."""
 _MAX_VIEWS = 100_000
 
 
@@ -411,9 +440,23 @@ class _View:
 
 
 def _rule(sources: list[tuple[Cell, tuple[str, ...]]]) -> _Rule:
-    """One action's sources (the tier's cell, active grants) folded into one rule."""
-    if any(cell.conditions for cell, _ in sources):
+    """One action's sources (the tier's cell, active grants) folded into one rule.
+
+    A grant keeps its tier cell's conditions (``tier_cell_for_grant``), so an action's sources
+    share theirs, which then depend on the actor and the subject alone: the action is allowed
+    where they hold and some source's scope reaches the subject. Sources with different
+    conditions are left to ``can()``."""
+    conditions = {cell.conditions for cell, _ in sources}
+    if len(conditions) > 1:
         return _SLOW
+    [shared] = conditions
+    rule = _scope_rule(sources)
+    if shared and rule is not _SLOW:
+        return _Conditional(rule, tuple(sorted(shared, key=lambda c: c.value)))
+    return rule
+
+
+def _scope_rule(sources: list[tuple[Cell, tuple[str, ...]]]) -> _Rule:
     scopes = {cell.scope for cell, _ in sources}
     if Scope.GLOBAL in scopes:
         return True

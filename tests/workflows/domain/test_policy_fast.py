@@ -138,3 +138,31 @@ def test_an_actor_bearing_some_permissions_is_judged_the_same_on_them() -> None:
             assert DEFAULT_POLICY.can(trimmed, action, subject, now=now) == DEFAULT_POLICY.can(actor, action, subject, now=now)
     plain = Actor(id="a", tier="normal", regions=("r5",))
     assert plain.bearing(frozenset({"users.view"})) is plain
+
+
+def test_cells_with_conditions_are_decided_without_can() -> None:
+    """A normal admin's listing approval (within the region's price band) and a regional's
+    grant approval (outranking the requester, no fund permission) are answered by the fast
+    path itself, as ``can()`` would answer them."""
+
+    class Compiled(Policy):
+        def can(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise AssertionError("the fast path asked can()")
+
+    fast, full = Compiled(), Policy()
+    normal = Actor(id="n1", tier="normal", regions=("game-items",))
+    regional = Actor(id="r1", tier="regional", regions=("game-items",))
+    questions = [
+        (normal, "products.approve_listing", Subject(region="game-items", price=5_000, band=(1_000, 10_000))),
+        (normal, "products.approve_listing", Subject(region="game-items", price=50_000, band=(1_000, 10_000))),
+        (normal, "products.approve_listing", Subject(region="game-items", price=5_000, band=(1_000, 10_000), high_value=True)),
+        (normal, "products.approve_listing", Subject(region="game-items", price=5_000)),
+        (normal, "products.approve_listing", Subject(region="east-china", price=5_000, band=(1_000, 10_000))),
+        (regional, "grants.approve", Subject(region="game-items", subject_tier="normal", permission="users.view")),
+        (regional, "grants.approve", Subject(region="game-items", subject_tier="normal", permission="funds.approve")),
+        (regional, "grants.approve", Subject(region="game-items", subject_tier="super", permission="users.view")),
+        (regional, "grants.approve", Subject(region="game-items", permission="users.view")),
+    ]
+    answers = [fast.allows(actor, action, subject, now=T0) for actor, action, subject in questions]
+    assert answers == [full.can(actor, action, subject, now=T0).allowed for actor, action, subject in questions]
+    assert answers == [True, False, False, False, False, True, False, False, False]
