@@ -216,7 +216,10 @@ class Policy:
         A cell's conditions are checked as ``can()`` checks them (``_holds``); an own-scope
         source beside a region-scope one is answered by ``can()`` itself.
         """
-        view = self._views.get(actor.id)
+        try:
+            view: _View | None = self._views[actor.id]
+        except KeyError:  # the first question about this admin
+            view = None
         if view is None or view.actor is not actor or (view.now is not now and not view.covers(now)):
             if actor.grants and now is None:
                 return self.can(actor, action, subject, now=now).allowed
