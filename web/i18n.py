@@ -98,6 +98,7 @@ TEXT: dict[str, dict[str, str]] = {
     # task detail
     "task": {"zh": "任务", "en": "Task"},
     "evidence": {"zh": "证据与材料", "en": "Evidence"},
+    "joined_findings": {"zh": "审核开启后追加的风险信号（{n} 条）", "en": "Findings that joined this review ({n})"},
     "decision": {"zh": "处理决定", "en": "Decision"},
     "choose_action": {"zh": "选择处理方式", "en": "Choose an action"},
     "submit": {"zh": "提交", "en": "Submit"},

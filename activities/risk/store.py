@@ -161,6 +161,20 @@ async def _open_review(client: Client, signal: str, subject_kind: str, subject: 
     return None
 
 
+async def joined_findings(process_id: str) -> list[dict]:
+    """The findings that joined a risk review after it opened (oldest first): the review's
+    task holds the evidence of the findings that opened it, these came later."""
+    return await (
+        RiskSignal.select(
+            RiskSignal.key, RiskSignal.rule, RiskSignal.score, RiskSignal.explanation, RiskSignal.explanation_en,
+            RiskSignal.evidence, RiskSignal.baseline, RiskSignal.occurred_at,
+        )
+        .where((RiskSignal.process_id == process_id) & (RiskSignal.status == "joined"))
+        .order_by(RiskSignal.occurred_at)
+        .output(load_json=True)
+    )
+
+
 async def record_signals(
     findings: list[Finding], rules: dict[str, RiskRule], *, client: Client | None, task_queue: str, config, now: datetime
 ) -> tuple[int, list[OpenedReview]]:

@@ -114,11 +114,17 @@ async def backtest_rule(
     return await run_backtest(key, change, data.days)
 
 
-@get("/api/risk/signals", summary="Risk signals found, newest first, within your scope", tags=["risk"], dependencies=PRINCIPAL, responses=error_responses(401, 403))
+@get(
+    "/api/risk/signals", summary="Risk signals found, newest first, within your scope", tags=["risk"], dependencies=PRINCIPAL,
+    description="``process_id`` lists the findings of one risk review: the one that opened it and those that joined it later "
+    "(``status``: ``opened``, ``joined``).",
+    responses=error_responses(401, 403),
+)
 async def list_signals(
     principal: Principal,
     rule: Annotated[str | None, Parameter(max_length=64)] = None,
     subject: Annotated[str | None, Parameter(max_length=64)] = None,
+    process_id: Annotated[str | None, Parameter(max_length=200)] = None,
     limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
 ) -> list[RiskSignalRead]:
     scope = await _require(principal, "risk.review", Subject(kind="risk-signal"), target="risk-signals")
@@ -129,6 +135,8 @@ async def list_signals(
         query = query.where(RiskSignal.rule == rule)
     if subject:
         query = query.where(RiskSignal.subject == subject)
+    if process_id:
+        query = query.where(RiskSignal.process_id == process_id)
     rows = await query
     return [msgspec.convert({k: r[k] for k in RiskSignalRead.__struct_fields__}, RiskSignalRead) for r in rows]
 

@@ -94,6 +94,13 @@ async def test_a_reported_signal_joins_the_open_review_of_its_subject_and_signal
     assert again.json()["process_id"] == opened["process_id"]
     other = await api.post("/api/intake/risk-signals", headers=intake | {"Idempotency-Key": f"{buyer}-2"}, json=body | {"score": 0.95})
     assert other.status_code == 200 and other.json() == opened | {"joined": True}
+    # the review's findings, the one that opened it and the one that joined it, for whoever reviews the region
+    regional = await login(api, "regional-game-cards")
+    found = await api.get("/api/risk/signals", params={"process_id": opened["process_id"]}, headers=bearer(regional))
+    assert found.status_code == 200, found.text
+    assert sorted((s["status"], s["score"]) for s in found.json()) == [("joined", 0.95), ("opened", 0.9)]
+    elsewhere = await login(api, "regional-game-items")
+    assert (await api.get("/api/risk/signals", params={"process_id": opened["process_id"]}, headers=bearer(elsewhere))).json() == []
     # another signal type about the same buyer opens a review of its own
     duplicate = await api.post("/api/intake/risk-signals", headers=intake, json=body | {"signal": "duplicate_order"})
     assert duplicate.status_code == 201 and duplicate.json()["process_id"] != opened["process_id"]

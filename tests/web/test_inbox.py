@@ -56,3 +56,33 @@ async def test_sorting_by_priority_puts_the_risk_review_before_the_older_onboard
     priorities = [int(await td.get_attribute("data-priority")) for td in await page.query_selector_all("#inbox td[data-priority]")]
     assert priorities == sorted(priorities, reverse=True)
     await shot(page, artifacts, "inbox-by-priority")
+
+
+async def test_a_risk_review_shows_the_findings_that_joined_it(live_web, browser, artifacts):
+    """A second signal about the same buyer and signal type joins the open review: its
+    reviewer sees it on the task, with its score and explanation, under the first one's evidence."""
+    from tests.web.helpers import INTAKE
+
+    buyer = f"B{uuid.uuid4().hex[:6].upper()}"
+    page = await console_as(browser, live_web, "regional-game-cards")
+    await page.wait_for_selector("table#inbox, #inbox-empty")
+    signal = {
+        "signal": "brushing", "subject_kind": "buyer", "subject": buyer, "region": "game-cards", "score": 0.88,
+        "explanation": "40 分钟内向同一商家下单 16 笔小额点卡", "evidence": [{"order": "O0000777", "amount": 1000}],
+    }
+    review = await intake(page, live_web, "risk-signals", signal)
+    task_id = await (await task_row(page, review)).get_attribute("data-task")
+    await page.click(f"[data-open='{task_id}']")
+    await page.wait_for_selector(f"#page-task [data-task='{task_id}']")
+    assert await page.query_selector(".km-joined") is None  # nothing has joined yet
+
+    joined = await page.request.post(f"{live_web}/api/intake/risk-signals", headers=INTAKE, data=signal | {
+        "score": 0.97, "explanation": "同一买家又在 10 分钟内向另一商家下单 9 笔", "evidence": [{"order": "O0000999", "amount": 2000}],
+    })
+    assert joined.status == 200 and (await joined.json())["process_id"] == review
+    await page.reload()
+    section = await page.wait_for_selector(".km-joined[data-joined='1']", timeout=15_000)
+    text = await section.inner_text()
+    assert "追加的风险信号（1 条）" in text and "同一买家又在 10 分钟内向另一商家下单 9 笔" in text and "O0000999" in text
+    assert "40 分钟内向同一商家下单 16 笔小额点卡" not in text  # the opening finding stays in the task's own evidence
+    await shot(page, artifacts, "risk-review-joined")

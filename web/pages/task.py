@@ -9,6 +9,7 @@ from typing import Any
 from reactpy import component, html, use_effect, use_location, use_state
 
 from activities.merchants import DOCUMENT_NAMES
+from activities.risk.store import joined_findings
 from api.errors import ApiError
 from infra.db.inbox import get_task, visible
 from infra.temporal.processes import ProcessError, act
@@ -20,6 +21,30 @@ from web.live import LIVE
 from web.pages.inbox import claim_tasks, due_state
 from workflows.process import ActInput
 from workflows.registry import BY_KIND
+
+
+def joined_view(console: Console, findings: tuple[dict[str, Any], ...]):
+    """The findings that joined a risk review after it opened, each with its score,
+    explanation and rows, as the review's own evidence shows them."""
+    lang = console.lang
+    return html.div(
+        {"class_name": "km-joined", "data-joined": str(len(findings))},
+        html.h3(console.t("joined_findings", n=len(findings))),
+        [
+            html.div(
+                {"class_name": "km-finding", "key": f["key"], "data-finding": f["key"]},
+                html.p({"class_name": "km-muted"}, f"{f['occurred_at'].astimezone():%Y-%m-%d %H:%M} · {f['rule']}"),
+                evidence_view(
+                    {k: v for k, v in {
+                        "score": f["score"], "explanation": f["explanation"] if lang == "zh" else f["explanation_en"] or f["explanation"],
+                        "baseline": f["baseline"] or None, "rows": f["evidence"] or None,
+                    }.items() if v not in (None, "", [], {})},
+                    lang,
+                ),
+            )
+            for f in findings
+        ],
+    )
 
 
 def may_see(console: Console, row: dict[str, Any] | None) -> bool:
@@ -82,11 +107,14 @@ def TaskPage():
     result, set_result = use_state(None)
     notice, set_notice = use_state(None)
     reload, set_reload = use_state(0)
+    joined, set_joined = use_state(())
 
     @use_effect(dependencies=[task_id, tick, reload, console.session])
     async def load():
         found = await get_task(task_id) if task_id else None
-        set_row(found if may_see(console, found) else None)
+        seen = found if may_see(console, found) else None
+        set_joined(tuple(await joined_findings(seen["process_id"])) if seen is not None and seen["kind"] == "risk-review" else ())
+        set_row(seen)
         set_loaded(True)
 
     if not loaded:
@@ -226,7 +254,12 @@ def TaskPage():
         ),
         html.div(
             {"class_name": "km-columns"},
-            html.section({"class_name": "km-card km-col-main"}, html.h3(console.t("evidence")), evidence_view(row.get("evidence") or {}, lang)),
+            html.section(
+                {"class_name": "km-card km-col-main"},
+                html.h3(console.t("evidence")),
+                evidence_view(row.get("evidence") or {}, lang),
+                joined_view(console, joined) if joined else "",
+            ),
             html.section(
                 {"class_name": "km-card km-col-side", "id": "decision"},
                 html.h3(console.t("decision")),
