@@ -1,13 +1,17 @@
 """The admin directory as the appointment process reads and changes it: who an admin is now,
-and their tier and regions once two super admins have agreed."""
+their tier and regions once two super admins have agreed, and the tasks they had claimed
+that are no longer theirs to decide."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import msgspec
 from temporalio import activity
 
 from infra.db.engine import serialize_writers, write_transaction
-from infra.db.tables import Admin, Region
+from infra.db.tables import Admin, Region, Task
+from workflows.domain.policy import Actor
 from infra.db.tiers import TIER_LOCK_KEY, ladder_from_db
 
 
@@ -41,6 +45,20 @@ class RoleChangeResult(msgspec.Struct, frozen=True, kw_only=True):
     tier: str | None = None
     regions: tuple[str, ...] = ()
     reason: str = ""
+
+
+class ClaimsRelease(msgspec.Struct, frozen=True, kw_only=True):
+    username: str
+    """The admin whose tier or regions changed."""
+    by: Actor
+    """The super admin who approved the change: the releases are theirs."""
+
+
+class ClaimsReleased(msgspec.Struct, frozen=True, kw_only=True):
+    released: tuple[str, ...] = ()
+    """Tasks put back in their inboxes."""
+    kept: tuple[str, ...] = ()
+    """Tasks the admin may still decide as they now are."""
 
 
 class AppointmentActivities:
@@ -79,3 +97,35 @@ class AppointmentActivities:
                 (Admin.username == change.username) & (Admin.tier == change.from_tier)
             )
             return RoleChangeResult(status="changed", tier=change.to_tier, regions=change.regions)
+
+    @activity.defn(name="release_claims_out_of_reach")
+    async def release_claims_out_of_reach(self, request: ClaimsRelease) -> ClaimsReleased:
+        """Once an admin's tier or regions have changed: each task they had claimed that their
+        inbox would no longer offer them (its tier, its region) goes back to the inbox it came
+        from, released by the approving super through the task's own process (its state, its
+        row and the audit trail move together), so no decision waits on someone who can no
+        longer take it. A task decided or gone meanwhile is left as it is; a retry releases
+        only what is still claimed."""
+        from infra.accounts import load_actor
+        from infra.db.inbox import visible
+        from infra.temporal.processes import ProcessError, claim
+        from workflows.process import ClaimInput
+
+        now = datetime.now(UTC)
+        admin = await load_actor(request.username, now)
+        rows = await Task.select().where((Task.assignee == request.username) & (Task.status == "claimed")).order_by(Task.id)
+        released, kept = [], []
+        for row in rows:
+            if admin is not None and admin.active and visible(admin, {**row, "assignee": None}, now):
+                kept.append(row["task_id"])
+                continue
+            release = ClaimInput(actor=request.by, task_id=row["task_id"], request_id=f"release:{row['task_id']}:{request.username}")
+            try:
+                await claim(activity.client(), row["process_id"], release, release=True)
+            except ProcessError as exc:
+                if exc.status == 503:
+                    raise  # the process did not answer: the activity retries
+                activity.logger.info("task %s not released: %s", row["task_id"], exc)
+                continue
+            released.append(row["task_id"])
+        return ClaimsReleased(released=tuple(released), kept=tuple(kept))

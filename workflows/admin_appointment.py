@@ -2,7 +2,8 @@
 normal admin as regional admin of one or more regions, or to remove a regional admin back to
 normal admin of a region → a different super admin approves or rejects (双人复核: the proposer
 never approves, nor does the admin concerned) before the deadline, or the proposal lapses →
-the admin's tier and regions change once, in the directory, and the change is audited.
+the admin's tier and regions change once, in the directory, and the change is audited → the
+tasks they had claimed that are no longer theirs to decide go back to the inbox.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import msgspec
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.appointments import Appointee, AppointeeQuery, RoleChange, RoleChangeResult
+    from activities.appointments import Appointee, AppointeeQuery, ClaimsRelease, ClaimsReleased, RoleChange, RoleChangeResult
     from workflows.domain.policy import DEFAULT_POLICY, Actor, Subject
     from workflows.process import Process, Start
     from workflows.spec import ActionSpec, WorkflowSpec
@@ -23,6 +24,9 @@ CHANGES = {"appoint": ("normal", "regional"), "remove": ("regional", "normal")}
 """Change -> (the tier the admin holds, the tier they get)."""
 CHANGE_ZH = {"appoint": "任命区域管理员", "remove": "免去区域管理员"}
 PERMISSION = "admins.appoint_regional"
+RELEASE_CLAIMS = "release-claims"
+"""Patch: a changed admin's claimed tasks that are out of their reach go back to the inbox
+(runs approved before it did not release them)."""
 
 
 class AppointInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,8 +117,15 @@ class AdminAppointmentWorkflow(Process):
             f"admin-appointment.{body.change}", "done", actor=decided.actor, target=f"admin:{found.username}", reason=decided.reason,
             after={"before": {"tier": from_tier, "regions": list(found.regions)}, "after": {"tier": to_tier, "regions": list(regions)}},
         )
+        released: tuple[str, ...] = ()
+        if workflow.patched(RELEASE_CLAIMS):
+            released = msgspec.convert(
+                await self._activity("release_claims_out_of_reach", ClaimsRelease(username=found.username, by=decided.actor), long=True),
+                ClaimsReleased,
+            ).released
         status = "appointed" if body.change == "appoint" else "removed"
-        return await self.finish(status, decided.reason or body.reason, approved_by=decided.actor.id, **evidence)
+        extra = {"released_tasks": list(released)} if released else {}
+        return await self.finish(status, decided.reason or body.reason, approved_by=decided.actor.id, **evidence, **extra)
 
     @staticmethod
     def _check_appointee(body: AppointInput, found: Appointee) -> tuple[str, str] | None:

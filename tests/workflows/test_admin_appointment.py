@@ -121,3 +121,42 @@ async def test_an_unapproved_proposal_lapses(harness, demo):
     assert await directory(admin) == ("normal", ["game-items"])
     row = await Task.select().where(Task.process_id == pid).first()
     assert row["status"] == "done" and row["reminded"] is True
+
+
+async def test_a_removed_regional_gives_back_the_tasks_no_longer_theirs(harness, demo):
+    """A regional admin had claimed a region's grant request; once their removal is approved,
+    the task goes back to the regionals' inbox (released by the approving super, in the
+    grant's own process), and another regional of the region decides it."""
+    from datetime import timedelta as hours_of
+
+    from infra.temporal.processes import claim
+    from workflows.permission_grant import RequestGrantInput
+    from workflows.process import ClaimInput
+
+    admin = await new_admin("regional", ("east-china",))
+    requester = await actor("normal-east-china-1")
+    grant = await harness.start("permission-grant", requester, RequestGrantInput(
+        permission="users.view_sensitive", scope="region", duration=hours_of(hours=8), justification="排查一起投诉"))
+    await harness.wait_for(grant, lambda v: v.tasks)
+    task = (await harness.task_row(grant))["task_id"]
+    claimed = await claim(harness.client, grant, ClaimInput(actor=await actor(admin), task_id=task))
+    assert claimed.assignee == admin
+    row = await Task.select(Task.status, Task.assignee).where(Task.task_id == task).first()
+    assert (row["status"], row["assignee"]) == ("claimed", admin)
+
+    removal = await harness.start("admin-appointment", await actor("station-master"),
+                                  AppointInput(admin=admin, change="remove", reason="区域投诉率连续上升，约谈无改善"))
+    await harness.wait_for(removal, lambda v: v.tasks)
+    await harness.act(removal, await actor("super-3"), "approve", {"reason": "同意免去"})
+    outcome = await harness.result(removal)
+    assert outcome["status"] == "removed" and outcome["released_tasks"] == [task]
+    assert await directory(admin) == ("normal", ["east-china"])
+
+    row = await Task.select(Task.status, Task.assignee).where(Task.task_id == task).first()
+    assert (row["status"], row["assignee"]) == ("open", None)
+    released = await AuditEvent.select().where((AuditEvent.process_id == grant) & (AuditEvent.action == "task.released")).first()
+    assert released["actor"] == "super-3" and released["target"] == f"task:{task}"
+    view = await harness.view(grant)
+    assert view.tasks[0].assignee is None
+    result = await harness.act(grant, await actor("regional-east-china"), "approve", {})
+    assert result.status == "active"

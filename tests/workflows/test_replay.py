@@ -7,7 +7,9 @@ is added, keep old ones as long as such processes may still be running. Those in
 ``histories/activities/`` were recorded before the ``local-writes`` patch, when each step's
 writes were activity tasks: they replay on the patched code's old branch. Those in
 ``histories/local-writes/`` were recorded before ``ProcessConfig.batch_writes``, when each
-write was a local activity of its own: their inputs lack the flag, and they replay so.
+write was a local activity of its own: their inputs lack the flag, and they replay so. Those in
+``histories/before-release-claims/`` are appointments approved before the ``release-claims``
+patch, which did not release the changed admin's claimed tasks: they replay on its old branch.
 """
 
 from __future__ import annotations
