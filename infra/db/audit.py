@@ -89,11 +89,23 @@ async def append(record: AuditRecord) -> int:
 
 def _fitted(record: AuditRecord) -> AuditRecord:
     """Each text clipped to its column, so what is hashed is what the database keeps (and a
-    long value from a request cannot make the write fail on PostgreSQL)."""
+    long value from a request cannot make the write fail on PostgreSQL). A deduplication key
+    longer than its column is kept as its digest (``dedup_key_for``): clipped, two keys that
+    differ only at their ends would pass for one."""
     limits = {name: column.length for name in _CLIPPED if (column := getattr(AuditEvent, name, None)) is not None}
     clipped = {name: value[:limit] for name, limit in limits.items()
                if isinstance(value := getattr(record, name), str) and len(value) > limit}
+    if record.dedup_key is not None and (key := dedup_key_for(record.dedup_key)) != record.dedup_key:
+        clipped["dedup_key"] = key
     return msgspec.structs.replace(record, **clipped) if clipped else record
+
+
+def dedup_key_for(key: str) -> str:
+    """How a deduplication key is stored: as it is when it fits its column, else
+    ``sha256:<hex digest>`` (the same key always the same digest, so a retry still finds it)."""
+    if len(key) <= AuditEvent.dedup_key.length:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 _CLIPPED = ("actor", "actor_tier", "action", "target", "region", "scope", "source", "outcome", "process_id")

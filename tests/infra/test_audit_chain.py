@@ -74,6 +74,23 @@ async def test_dedup_key_records_once(database):
     assert await AuditEvent.count().where(AuditEvent.dedup_key == "once-only") == 1
 
 
+async def test_a_long_dedup_key_is_kept_as_its_digest_and_still_records_once(database):
+    """A key longer than its column (a long process id in it) is stored as its digest: the
+    write does not fail on PostgreSQL, a retry finds it, and a key differing only at its end
+    is a different key."""
+    from infra.db.audit import dedup_key_for
+
+    long_key = "risk-review-" + "x" * 190 + ":finished:1"
+    first = await append(record(1, dedup_key=long_key))
+    assert await append(record(1, dedup_key=long_key)) == first
+    other = await append(record(1, dedup_key=long_key[:-1] + "2"))
+    assert other != first
+    stored = await AuditEvent.select(AuditEvent.dedup_key).where(AuditEvent.seq == first).first()
+    assert stored["dedup_key"] == dedup_key_for(long_key) and stored["dedup_key"].startswith("sha256:")
+    assert dedup_key_for("short:key") == "short:key"
+    assert (await verify()).ok
+
+
 async def test_the_database_refuses_to_change_or_remove_events(database):
     seq = await append(record(7))
     with pytest.raises(Exception, match="append-only"):
