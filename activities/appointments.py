@@ -11,8 +11,8 @@ from temporalio import activity
 
 from infra.db.engine import serialize_writers, write_transaction
 from infra.db.tables import Admin, Region, Task
-from workflows.domain.policy import Actor
 from infra.db.tiers import TIER_LOCK_KEY, ladder_from_db
+from workflows.domain.policy import Actor
 
 
 class AppointeeQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,8 +57,6 @@ class ClaimsRelease(msgspec.Struct, frozen=True, kw_only=True):
 class ClaimsReleased(msgspec.Struct, frozen=True, kw_only=True):
     released: tuple[str, ...] = ()
     """Tasks put back in their inboxes."""
-    kept: tuple[str, ...] = ()
-    """Tasks the admin may still decide as they now are."""
 
 
 class AppointmentActivities:
@@ -114,11 +112,10 @@ class AppointmentActivities:
         now = datetime.now(UTC)
         admin = await load_actor(request.username, now)
         rows = await Task.select().where((Task.assignee == request.username) & (Task.status == "claimed")).order_by(Task.id)
-        released, kept = [], []
+        released = []
         for row in rows:
-            if admin is not None and admin.active and visible(admin, {**row, "assignee": None}, now):
-                kept.append(row["task_id"])
-                continue
+            if admin is not None and visible(admin, {**row, "assignee": None}, now):
+                continue  # still theirs to decide as they now are
             release = ClaimInput(actor=request.by, task_id=row["task_id"], request_id=f"release:{row['task_id']}:{request.username}")
             try:
                 await claim(activity.client(), row["process_id"], release, release=True)
@@ -128,4 +125,4 @@ class AppointmentActivities:
                 activity.logger.info("task %s not released: %s", row["task_id"], exc)
                 continue
             released.append(row["task_id"])
-        return ClaimsReleased(released=tuple(released), kept=tuple(kept))
+        return ClaimsReleased(released=tuple(released))

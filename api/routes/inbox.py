@@ -22,8 +22,8 @@ READ_COLUMNS = (
     Task.id, Task.task_id, Task.kind, Task.process_id, Task.title, Task.tier, Task.region, Task.status,
     Task.assignee, Task.due_at, Task.escalated, Task.actions, Task.priority, Task.created_at,
 )
-"""What ``task_read`` needs, in ``TaskRead``'s order after the id: the inbox reads no more
-than it answers."""
+"""``TaskRead``'s columns, in its order after the id: what a page reads when a task has no
+stored answer (``_item``); the inbox reads no more than it answers."""
 PASSED_ON = frozenset({"actions"})
 """Stored JSON the answer holds as it is: written out verbatim, never decoded and encoded again."""
 STORED_COLUMNS = (Task.id, Task.inbox_json)
@@ -32,31 +32,13 @@ read as UTF-8 bytes to be written out without decoding or encoding."""
 STORED_AS_BYTES = frozenset({"inbox_json"})
 
 
-def task_read(row: dict) -> TaskRead:
-    return TaskRead(
-        id=row["task_id"],
-        kind=row["kind"],
-        process_id=row["process_id"],
-        title=row["title"],
-        tier=row["tier"],
-        region=row["region"],
-        status=row["status"],
-        assignee=row["assignee"],
-        due_at=row["due_at"],
-        escalated=row["escalated"],
-        actions=row["actions"] or [],
-        priority=row["priority"],
-        created_at=row["created_at"],
-    )
-
-
 def _item(
     id: int, task_id: str, kind: str, process_id: str, title: str, tier: str, region: str | None, status: str,
     assignee: str | None, due_at: datetime | None, escalated: bool, actions: Any, priority: int, created_at: datetime | None,
     auth_version: int | None,
 ) -> tuple[int, int | None, TaskRead]:
     """A page row (``READ_COLUMNS`` and the ``auth_version`` read with it) straight into its
-    ``TaskRead``, as ``task_read`` builds it from a row's dict, without the dict."""
+    ``TaskRead``, without a dict per row."""
     return id, auth_version, TaskRead(
         task_id, kind, process_id, title, tier, region, status, assignee, due_at, escalated, actions or [], priority, created_at,
     )

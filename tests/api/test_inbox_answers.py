@@ -1,4 +1,4 @@
-"""``GET /api/inbox`` answers what the dict-built ``task_read`` path answers, value for value,
+"""``GET /api/inbox`` answers what ``TaskRead`` built from Piccolo's own rows answers, value for value,
 page after page; and the page read under a cached session, confirmed by the ``auth_version``
 read in the same statement, refuses or re-reads exactly as a check made first would."""
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from api.routes.inbox import READ_COLUMNS, task_read
+from api.routes.inbox import READ_COLUMNS
 from api.schemas import TaskRead
 from infra.accounts import SESSIONS, token_digest
 from infra.db.tables import Admin, AdminSession, PermissionGrant, Task, TaskKey, task_keys
@@ -40,6 +40,16 @@ def _tasks(kind: str) -> list[Task]:
             evidence={}, created_at=[base, base.replace(microsecond=0)][n % 2],
         ))
     return tasks
+
+
+def task_read(row: dict) -> TaskRead:
+    """A task's answer built from its row's dict, field by field: the reference the page's
+    stored JSON and its column path are held to."""
+    return TaskRead(
+        id=row["task_id"], kind=row["kind"], process_id=row["process_id"], title=row["title"], tier=row["tier"],
+        region=row["region"], status=row["status"], assignee=row["assignee"], due_at=row["due_at"],
+        escalated=row["escalated"], actions=row["actions"] or [], priority=row["priority"], created_at=row["created_at"],
+    )
 
 
 async def _expected(kind: str) -> list[dict]:
