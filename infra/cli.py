@@ -270,6 +270,48 @@ main.add_command(risk)
 
 
 @main.group()
+def grants() -> None:
+    """Temporary permission grants (动态权限)."""
+
+
+@grants.command("check")
+@click.option("--dry-run", is_flag=True, help="List the grants above the ceiling; revoke nothing.")
+@click.option("--grant", "grant_ids", multiple=True, help="Only this grant (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+def grants_check(dry_run: bool, grant_ids: tuple[str, ...], as_json: bool) -> None:
+    """Find active grants that exceed what their approver may delegate, and revoke them
+    (audited; each grant's process is told). Exits 1 when any was found."""
+    import msgspec
+
+    from infra.grants_check import exceeding_grants, revoke_exceeding
+
+    only = frozenset(grant_ids) if grant_ids else None
+
+    async def run():
+        if dry_run:
+            return await exceeding_grants(only=only)
+        from infra.temporal.client import connect
+
+        try:
+            client = await connect(get_settings())
+        except RuntimeError:
+            client = None  # Temporal out of reach: the database revocation holds on its own
+        return await revoke_exceeding(client, only=only)
+
+    with _traced("grants check"):
+        found = _with_db(run)
+    for grant in found:
+        if as_json:
+            click.echo(msgspec.json.encode(grant).decode())
+        else:
+            click.echo(f"{'exceeds' if dry_run else 'revoked'} {grant.grant_id}: {grant.permission} ({grant.scope}) "
+                       f"to {grant.grantee}, approved by {grant.approved_by}: {grant.code}: {grant.reason}")
+    if not as_json:
+        click.echo(f"{len(found)} grant(s) above the delegation ceiling" + ("" if dry_run or not found else ", revoked"))
+    sys.exit(1 if found else 0)
+
+
+@main.group()
 def sessions() -> None:
     """Admin sessions: end them (after a suspected leak, or as a routine rotation)."""
 

@@ -13,13 +13,17 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.grants import GrantActivation, GrantEnd, GrantExtension, GrantResume
-    from workflows.domain.permissions import PERMISSIONS_BY_KEY, Scope
-    from workflows.domain.policy import Actor, Subject
-    from workflows.domain.routing import approver_tier
-    from workflows.process import Process, Start
+    from workflows.domain.permissions import PERMISSIONS_BY_KEY, Delegation, Scope
+    from workflows.domain.policy import DEFAULT_POLICY, Actor, Subject
+    from workflows.domain.routing import approver_tier, delegation_tier
+    from workflows.process import SYSTEM, Decided, Process, Start
     from workflows.spec import ActionSpec, WorkflowSpec
 
 MAX_DURATION = timedelta(days=90)
+CEILING = "delegation-ceiling"
+"""The patch that routes a request to a tier able to approve it and states the scope asked
+for on the task's subject (``Policy.delegation_ceiling``); runs started before it replay as
+they were recorded."""
 
 
 class RequestGrantInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,7 +68,7 @@ class PermissionGrantWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[RequestGrantInput]) -> dict:
-        request = params.body
+        request = self._request = params.body
         if params.by is None:
             return await self.finish("rejected", "a grant needs a requesting admin")
         self.requester = params.by
@@ -72,18 +76,26 @@ class PermissionGrantWorkflow(Process):
         region = self.regions[0] if self.regions else None
         problem = check_grant_request(request, self.requester)
         if problem is not None:
+            self.configure(params.config, region)
             return await self.finish("rejected", problem[1])
         perm = PERMISSIONS_BY_KEY[request.permission]
+        ceiling = workflow.patched(CEILING)
         self.subject = Subject(
             kind="grant", id=self.process_id, region=region, requester=self.requester.id,
             subject_tier=self.requester.tier, permission=request.permission, owners=(self.requester.id,),
+            grant_scope=request.scope if ceiling else None,
+            grant_regions=tuple(self.regions) if ceiling and request.scope is Scope.REGION else (),
+        )
+        approvers = (
+            delegation_tier(request.permission, request.scope, self.requester.tier)
+            if ceiling else approver_tier("grants.approve", self.requester.tier)
         )
         if params.resume is None:
             await self.start(self.requester, f"{perm.name_zh} ({request.scope.value}) {request.duration}", params.config, region)
             decided = await self.human_step(
                 "approve",
                 title=f"临时权限申请：{self.requester.id} 申请「{perm.name_zh}」{_days(request.duration)}",
-                tier=approver_tier("grants.approve", self.requester.tier),
+                tier=approvers,
                 actions=("approve", "reject"),
                 subject=self.subject,
                 evidence={
@@ -147,10 +159,14 @@ class PermissionGrantWorkflow(Process):
             self.offer("extend", self.subject)
 
     async def _extend(self, state: GrantResume, extension: ExtendInput) -> GrantResume | None:
+        request: RequestGrantInput = self._request
         decided = await self.human_step(
             "approve_extension",
             title=f"临时权限延期：{self.requester.id} 申请延长 {_days(extension.duration)}",
-            tier=approver_tier("grants.approve", self.requester.tier),
+            tier=(
+                delegation_tier(request.permission, request.scope, self.requester.tier)
+                if self.subject.grant_scope is not None else approver_tier("grants.approve", self.requester.tier)
+            ),
             actions=("approve_extension", "reject_extension"),
             subject=self.subject,
             evidence={"grant_id": state.grant_id, "ends_at": state.ends_at.isoformat(), "extra": str(extension.duration), "reason": extension.reason},
@@ -169,6 +185,14 @@ class PermissionGrantWorkflow(Process):
         await self.write("extend_grant", GrantExtension(grant_id=state.grant_id, ends_at=extended.ends_at, approved_by=decided.actor.id))
         await self.audit("permission-grant.extended", "active", actor=decided.actor, reason=f"until {extended.ends_at.isoformat()}", key=f"extended-{extended.ends_at.isoformat()}")
         return extended
+
+    @workflow.signal(name="revoke_out_of_ceiling")
+    def revoke_out_of_ceiling(self, reason: str) -> None:
+        """The grant exceeds what its approver may delegate (``infra/grants_check.py``): it is
+        revoked as the grantee's own revocation would be, by the system."""
+        self._events.append(
+            Decided(action="revoke", actor=SYSTEM, reason=reason, at=workflow.now(), request_id=f"ceiling:{len(self._events)}:{workflow.now().isoformat()}")
+        )
 
     def check_action(self, task, actor, action, body):
         if action in ("approve", "approve_extension") and PERMISSIONS_BY_KEY[self.subject.permission or ""].module == "funds" and actor.tier != "super":
@@ -194,6 +218,8 @@ def check_grant_request(request: RequestGrantInput, requester: Actor) -> tuple[s
             return ("region_required", "a region-scoped grant needs a region")
     if request.scope is Scope.GLOBAL and requester.tier != "super" and request.permission.startswith("funds."):
         return ("scope_too_wide", "global fund permissions are not granted below the super tier")
+    if DEFAULT_POLICY.permissions[request.permission].delegation is Delegation.NEVER:
+        return ("not_delegable", f"{request.permission} is never granted temporarily: it comes only with a tier")
     return None
 
 

@@ -153,6 +153,11 @@ async def run_worker(settings: Settings | None = None) -> None:
     from infra.temporal.schedules import ensure_standing
 
     await ensure_standing(client, settings)
+    from infra.grants_check import revoke_exceeding
+
+    revoked = await revoke_exceeding(client, source="worker start-up check")
+    if revoked:
+        log.warning("revoked %d grant(s) above the delegation ceiling", len(revoked))
     log.info(
         "worker polling task queue %r on %s (%d workflows)",
         settings.task_queue, settings.temporal_address, len(REGISTRY),

@@ -212,3 +212,67 @@ async def test_a_steps_writes_are_one_transaction_made_before_the_caller_is_answ
                for e in history.events
                if e.HasField("marker_recorded_event_attributes") and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
     assert markers == ["apply_writes", "apply_writes"]  # the start's writes, the approval's
+
+
+async def test_a_global_request_goes_to_a_super_and_a_regional_cannot_approve_it(harness, demo):
+    """The delegation ceiling inside the process: an intern of game-cards asking for users.view
+    over the whole platform is a request only a super can approve (its task goes to the super
+    tier), and the game-cards regional, who holds users.view for game-cards alone, is refused."""
+    intern = await actor("intern-game-cards-1")
+    body = RequestGrantInput(permission="users.view", scope="global", duration=timedelta(hours=8), justification="查看全平台买家资料")
+    pid = await harness.start("permission-grant", intern, body)
+    view = await harness.wait_for(pid, lambda v: v.tasks)
+    assert view.tasks[0].tier == "super"
+    with pytest.raises(ProcessError) as refused:
+        await harness.act(pid, await actor("regional-game-cards"), "approve", {})
+    assert refused.value.code in {"tier_too_low", "exceeds_approver"}
+    result = await harness.act(pid, await actor("super-2"), "reject", {"reason": "范围过大"})
+    assert result.status == "rejected"
+
+
+async def test_a_regional_approves_within_their_own_right_only(harness, demo):
+    intern = await actor("intern-game-cards-1")
+    body = RequestGrantInput(permission="users.view", scope="region", duration=timedelta(hours=8), justification="协助处理工单")
+    pid = await harness.start("permission-grant", intern, body)
+    view = await harness.wait_for(pid, lambda v: v.tasks)
+    assert view.tasks[0].tier == "regional"
+    result = await harness.act(pid, await actor("regional-game-cards"), "approve", {"reason": "同意"})
+    assert result.status == "active"
+
+
+async def test_a_power_no_one_delegates_is_refused_at_the_start(harness, demo):
+    normal = await actor("normal-game-cards-1")
+    body = RequestGrantInput(permission="admins.configure_tiers", scope="region", duration=timedelta(hours=8), justification="调整级别配置")
+    assert BY_KIND["permission-grant"].validate_start(body, normal)[0] == "not_delegable"
+    pid = await harness.start("permission-grant", normal, body)  # around the API: the process refuses it itself
+    outcome = await harness.result(pid)
+    assert outcome["status"] == "rejected" and "never granted" in outcome["reason"]
+
+
+async def test_grants_above_the_ceiling_are_found_and_revoked_through_their_process(harness, demo):
+    """A grant active from before the ceiling held (here: a region grant widened to global in
+    the database, as the old path approved it) is found, revoked at once, audited, and its
+    process ends as revoked; a grant within the approver's right is left alone."""
+    from infra.grants_check import exceeding_grants, revoke_exceeding
+
+    intern = await actor("intern-game-cards-1")
+    body = RequestGrantInput(permission="users.view", scope="region", duration=timedelta(hours=8), justification="协助处理工单")
+    pid = await harness.start("permission-grant", intern, body)
+    await harness.wait_for(pid, lambda v: v.tasks)
+    await harness.act(pid, await actor("regional-game-cards"), "approve", {"reason": "同意"})
+    assert not await exceeding_grants(only=frozenset({pid}))
+
+    await PermissionGrant.update({PermissionGrant.scope: "global"}).where(PermissionGrant.grant_id == pid)
+    found = {g.grant_id: g for g in await exceeding_grants(only=frozenset({pid}))}
+    assert found[pid].code == "exceeds_approver" and found[pid].approved_by == "regional-game-cards"
+
+    revoked = {g.grant_id for g in await revoke_exceeding(harness.client, only=frozenset({pid}))}
+    assert pid in revoked
+    row = await PermissionGrant.select().where(PermissionGrant.grant_id == pid).first()
+    assert row["revoked_at"] is not None
+    assert not can(await actor("intern-game-cards-1"), "users.view", Subject(kind="buyer", region="east-china"), now=datetime.now(UTC))
+    audit = await AuditEvent.select().where((AuditEvent.target == f"grant:{pid}") & (AuditEvent.action == "permission-grant.ceiling_revoked")).first()
+    assert audit is not None and audit["outcome"] == "revoked" and audit["reason"].startswith("exceeds_approver")
+    outcome = await harness.result(pid)
+    assert outcome["status"] == "revoked" and outcome["revoked_by"] == "system"
+    assert not await revoke_exceeding(harness.client, only=frozenset({pid}))  # once

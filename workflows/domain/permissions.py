@@ -35,6 +35,20 @@ class Condition(str, Enum):
     """The subject permission is not in the funds module (fund grants need a super)."""
 
 
+class Delegation(str, Enum):
+    """Who may hand a permission to someone else through a temporary grant (动态权限)."""
+
+    HOLDERS = "holders"
+    """An approver who holds it as a standing right (their tier's cell, not a grant of their
+    own) over a scope that covers the one requested."""
+    SUPER = "super"
+    """Only the top tier: a super-only power, or one whose misuse moves money or blinds
+    oversight (the whole audit trail, risk rules, tier configuration)."""
+    NEVER = "never"
+    """Not delegable at all: whoever needs it needs the tier (approving grants itself,
+    the platform's core configuration)."""
+
+
 class Permission(msgspec.Struct, frozen=True):
     key: str
     name_zh: str
@@ -43,13 +57,18 @@ class Permission(msgspec.Struct, frozen=True):
     """Approves someone's request: never the actor's own (separation of duties)."""
     sensitive: bool = False
     """Reads sensitive data: every use is audited."""
+    delegation: Delegation = Delegation.HOLDERS
+    """Who may approve a temporary grant of it (the delegation ceiling)."""
+    delegates: bool = False
+    """Approving with it hands the subject's permission to someone (``grants.approve``): the
+    approver must be allowed to delegate that permission over the scope asked for."""
 
     @property
     def module(self) -> str:
         return self.key.split(".", 1)[0]
 
 
-def _p(key: str, zh: str, en: str, **kw: bool) -> Permission:
+def _p(key: str, zh: str, en: str, **kw: object) -> Permission:
     return Permission(key, zh, en, **kw)
 
 
@@ -59,9 +78,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     _p("users.view_sensitive", "查看用户敏感数据", "View sensitive user data", sensitive=True),
     _p("users.flag", "标记可疑用户", "Flag a suspicious user"),
     _p("users.request_ban", "申请封禁账户", "Request an account ban"),
-    _p("users.ban", "直接封禁账户", "Ban an account directly"),
-    _p("users.approve_ban", "审批封禁申请", "Approve a ban request", approval=True),
-    _p("users.decide_appeal", "裁决封禁申诉", "Decide a ban appeal", approval=True),
+    _p("users.ban", "直接封禁账户", "Ban an account directly", delegation=Delegation.SUPER),
+    _p("users.approve_ban", "审批封禁申请", "Approve a ban request", approval=True, delegation=Delegation.SUPER),
+    _p("users.decide_appeal", "裁决封禁申诉", "Decide a ban appeal", approval=True, delegation=Delegation.SUPER),
     # merchants 商家
     _p("merchants.verify", "审核商家资质", "Verify merchant qualifications", approval=True),
     _p("merchants.approve_high_risk", "审批高风险类目商家", "Approve a high-risk merchant", approval=True),
@@ -72,9 +91,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     _p("products.change_price", "直接改价", "Change a price directly"),
     _p("products.confirm_price_change", "确认改价", "Confirm a price change", approval=True),
     # funds 资金
-    _p("funds.propose", "发起资金操作", "Propose a fund operation"),
-    _p("funds.approve", "复核资金操作", "Approve a fund operation", approval=True),
-    _p("funds.veto", "一票否决", "Veto a major decision"),
+    _p("funds.propose", "发起资金操作", "Propose a fund operation", delegation=Delegation.SUPER),
+    _p("funds.approve", "复核资金操作", "Approve a fund operation", approval=True, delegation=Delegation.SUPER),
+    _p("funds.veto", "一票否决", "Veto a major decision", delegation=Delegation.SUPER),
     # reports 数据
     _p("reports.view", "查看数据报表", "View reports"),
     # risk 风控
@@ -82,31 +101,31 @@ PERMISSIONS: tuple[Permission, ...] = (
     _p("risk.flag", "标记可疑订单", "Flag a suspicious order"),
     _p("risk.intercept", "拦截可疑订单", "Intercept a suspicious order"),
     _p("risk.review", "处理风控审核", "Review a risk signal"),
-    _p("risk.define_rules", "制定风控规则", "Define risk rules"),
+    _p("risk.define_rules", "制定风控规则", "Define risk rules", delegation=Delegation.SUPER),
     # disputes 纠纷
     _p("disputes.triage", "纠纷分流", "Triage a dispute"),
     _p("disputes.mediate", "调解纠纷", "Mediate a dispute"),
     _p("disputes.rule", "裁决升级与跨区域纠纷", "Rule on escalated or cross-region disputes"),
-    _p("disputes.rule_appeal", "终审与申诉裁决", "Final ruling on appeals"),
+    _p("disputes.rule_appeal", "终审与申诉裁决", "Final ruling on appeals", delegation=Delegation.SUPER),
     # admins 管理员
     _p("admins.mentor", "指导实习管理员", "Mentor interns"),
     _p("admins.nominate", "提名晋升", "Nominate for promotion"),
     _p("admins.review_promotion", "评审晋升", "Score a promotion candidate"),
     _p("admins.confirm_promotion", "确认晋升", "Confirm a promotion", approval=True),
     _p("admins.review_request", "审核高阶操作申请", "Review advanced requests", approval=True),
-    _p("admins.appoint_regional", "任免区域管理员", "Appoint or remove regional admins"),
-    _p("admins.assess_regional", "考核区域管理员", "Assess regional admins"),
-    _p("admins.configure_tiers", "配置管理员级别", "Configure tiers"),
+    _p("admins.appoint_regional", "任免区域管理员", "Appoint or remove regional admins", delegation=Delegation.SUPER),
+    _p("admins.assess_regional", "考核区域管理员", "Assess regional admins", delegation=Delegation.SUPER),
+    _p("admins.configure_tiers", "配置管理员级别", "Configure tiers", delegation=Delegation.NEVER),
     # grants 动态权限
-    _p("grants.request", "申请临时权限", "Request a temporary permission"),
-    _p("grants.approve", "审批临时权限", "Approve a temporary permission", approval=True),
-    _p("grants.revoke", "撤销临时权限", "Revoke a temporary permission"),
+    _p("grants.request", "申请临时权限", "Request a temporary permission", delegation=Delegation.NEVER),
+    _p("grants.approve", "审批临时权限", "Approve a temporary permission", approval=True, delegates=True, delegation=Delegation.NEVER),
+    _p("grants.revoke", "撤销临时权限", "Revoke a temporary permission", delegation=Delegation.NEVER),
     # audit 审计
-    _p("audit.view", "查看审计日志", "View the audit trail", sensitive=True),
-    _p("audit.verify", "校验审计链", "Verify the audit chain"),
+    _p("audit.view", "查看审计日志", "View the audit trail", sensitive=True, delegation=Delegation.SUPER),
+    _p("audit.verify", "校验审计链", "Verify the audit chain", delegation=Delegation.SUPER),
     # platform 平台
-    _p("platform.configure", "核心系统配置", "Core configuration"),
-    _p("platform.open_business_line", "开通新业务线", "Open a business line"),
+    _p("platform.configure", "核心系统配置", "Core configuration", delegation=Delegation.NEVER),
+    _p("platform.open_business_line", "开通新业务线", "Open a business line", delegation=Delegation.SUPER),
     # docs 文档
     _p("docs.read", "查看运营文档", "Read operating docs"),
 )

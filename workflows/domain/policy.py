@@ -17,6 +17,7 @@ from workflows.domain.permissions import (
     PERMISSIONS_BY_KEY,
     Cell,
     Condition,
+    Delegation,
     Permission,
     Scope,
 )
@@ -75,6 +76,10 @@ class Subject(msgspec.Struct, frozen=True, kw_only=True):
     """The tier of the admin the action is about (a nominee, a grant's requester)."""
     permission: str | None = None
     """The permission a grant request asks for."""
+    grant_scope: Scope | None = None
+    """The scope a grant request asks for (the delegation ceiling compares it with the approver's)."""
+    grant_regions: tuple[str, ...] = ()
+    """The regions a region-scoped grant request covers."""
     price: int | None = None
     """In cents."""
     band: tuple[int, int] | None = None
@@ -138,6 +143,74 @@ class Policy:
         *,
         now: datetime | None = None,
     ) -> Decision:
+        decision = self._can(actor, action, subject, now)
+        if decision.allowed and self.permissions[action].delegates:
+            ceiling = self.delegation_ceiling(actor, subject)
+            if ceiling is not None:
+                return ceiling
+        return decision
+
+    def delegation_ceiling(self, approver: Actor, subject: Subject) -> Decision | None:
+        """Why ``approver`` may not hand ``subject.permission`` over ``subject.grant_scope``
+        (and ``grant_regions``) to the subject's requester, or None when they may.
+
+        Nobody delegates more than they hold: the permission must be delegable at all (some
+        are for the top tier to delegate, some for nobody), the approver must hold it as a
+        standing right of their tier (never through a grant of their own), over a scope at
+        least as wide and, for a region scope, over every region asked for, and without
+        conditions the grant would not keep."""
+        key = subject.permission
+        perm = self.permissions.get(key or "")
+        if perm is None:
+            return _deny("unknown_permission", f"there is no permission {key!r}", f"不存在权限 {key}")
+        if perm.delegation is Delegation.NEVER:
+            return _deny(
+                "not_delegable",
+                f"{perm.key} ({perm.name_en}) is never delegated: it comes only with a tier",
+                f"「{perm.name_zh}」不能临时授予，只随级别持有",
+            )
+        top = self.ladder.top.key
+        if perm.delegation is Delegation.SUPER and approver.tier != top:
+            return _deny(
+                "not_delegable",
+                f"only a {self._tier_en(top)} delegates {perm.key} ({perm.name_en})",
+                f"「{perm.name_zh}」只能由{self._tier_zh(top)}授予",
+            )
+        held = self._cells.get((approver.tier, perm.key))
+        if held is None:
+            return _deny(
+                "exceeds_approver",
+                f"a {self._tier_en(approver.tier)} does not hold {perm.key} and cannot delegate it",
+                f"{self._tier_zh(approver.tier)}本身不具备「{perm.name_zh}」权限，不能授予他人",
+            )
+        wanted = subject.grant_scope
+        if wanted is None or held.scope.breadth < wanted.breadth:
+            asked = wanted.value if wanted is not None else "an unknown scope"
+            return _deny(
+                "exceeds_approver",
+                f"the request asks for {perm.key} over {asked}; you hold it over {held.scope.value} only",
+                f"申请范围（{asked}）超出你本人持有的「{perm.name_zh}」范围（{held.scope.value}）",
+            )
+        if held.scope is Scope.REGION and wanted is Scope.REGION:
+            outside = [r for r in subject.grant_regions or (subject.region,) if r not in approver.regions]
+            if outside or not (subject.grant_regions or subject.region):
+                return _deny(
+                    "exceeds_approver",
+                    f"the request covers {', '.join(str(r) for r in outside) or 'no named region'}, outside your regions",
+                    f"申请的区域（{'、'.join(str(r) for r in outside) or '未指定'}）不在你的管辖区域内",
+                )
+        kept = self._cells.get((subject.subject_tier or "", perm.key))
+        lost = held.conditions - (kept.conditions if kept is not None else frozenset())
+        if lost:
+            names = ", ".join(sorted(c.value for c in lost))
+            return _deny(
+                "exceeds_approver",
+                f"you hold {perm.key} only where {names} holds; the grant would not keep that condition",
+                f"你持有的「{perm.name_zh}」附带条件（{names}），授予后该条件将不再适用",
+            )
+        return None
+
+    def _can(self, actor: Actor, action: str, subject: Subject, now: datetime | None) -> Decision:
         perm = self.permissions.get(action)
         if perm is None:
             return _deny("unknown_action", f"unknown action {action!r}", f"未知操作 {action}")
@@ -267,7 +340,8 @@ class Policy:
                     cell = tier_cell_for_grant(grant, self._cells.get((actor.tier, grant.permission)))
                     sources.setdefault(grant.permission, []).append((cell, grant.regions or actor.regions))
             for action, found in sources.items():
-                rules[action] = _rule(found)
+                # an approval that delegates has its ceiling checked by can() alone
+                rules[action] = _SLOW if self.permissions[action].delegates else _rule(found)
         if len(self._views) >= _MAX_VIEWS:
             self._views.clear()
         view = _View(actor, rules, bool(actor.grants), lo, hi, now)

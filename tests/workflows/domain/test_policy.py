@@ -165,7 +165,8 @@ def subject(**kw) -> Subject:
         owners=(),
         requester=OTHER_ADMIN,
         subject_tier="intern",
-        permission="users.ban",
+        permission="users.view",
+        grant_scope=Scope.REGION,
         price=500,
         band=(100, 1000),
         high_value=False,
@@ -384,7 +385,8 @@ def test_outranks_subject(tier, permission, subject_tier, code):
 @pytest.mark.parametrize(
     ("tier", "requested", "code"),
     [
-        pytest.param("regional", "users.ban", "allowed", id="regional-approves-users.ban"),
+        # a ban is a super's power: a regional may not hand it out (the delegation ceiling)
+        pytest.param("regional", "users.ban", "not_delegable", id="regional-approves-users.ban"),
         pytest.param("regional", "users.view_sensitive", "allowed",
                      id="regional-approves-users.view_sensitive"),
         pytest.param("regional", "funds.approve", "funds_need_super",
