@@ -24,11 +24,13 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 ## Debian packages the tests need: Chromium for the console tests, docker-compose to
-## validate the compose file, CJK fonts for readable screenshots.
+## validate the compose file, Caddy for the tests behind a real proxy, CJK fonts for
+## readable screenshots.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v caddy >/dev/null 2>&1 || missing="$$missing caddy"; \
 	[ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \

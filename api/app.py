@@ -14,6 +14,7 @@ from swagger_ui_bundle import swagger_ui_path
 from temporalio.client import Client
 
 from api.errors import EXCEPTION_HANDLERS, refuse_nul_characters
+from api.clientaddr import trusted_networks
 from api.ratelimit import AuditBudget, LoginLimiter
 from api.routes.auth import router as auth_router
 from api.routes.health import health
@@ -37,6 +38,7 @@ MAX_BODY_BYTES = 256 * 1024
 def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> Litestar:
     """The app; tests hand in the Temporal client of their test server."""
     settings = settings or get_settings()
+    trusted_networks(settings.trusted_proxies)  # a bad KAMENG_TRUSTED_PROXIES fails here, by name
 
     async def on_startup(app: Litestar) -> None:
         bind_tables()
@@ -67,7 +69,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             {
                 "temporal": TemporalHandle(settings, temporal_client),
                 "settings": settings,
-                "login_limiter": LoginLimiter(settings.login_rate_limit, settings.rate_limit_storage),
+                "login_limiter": LoginLimiter(settings.login_rate_limit, settings.rate_limit_storage, settings.login_address_rate_limit),
                 "denial_budget": AuditBudget(storage_uri=settings.rate_limit_storage),
             }
         ),

@@ -12,6 +12,7 @@ import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 
+from api.clientaddr import client_address, trusted_networks
 from api.errors import ApiError
 from infra.accounts import SESSIONS, constant_time_equals
 from infra.settings import get_settings
@@ -71,8 +72,9 @@ def check_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
 
 
 def source_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    client = connection.scope.get("client")
-    return client[0] if client else ""
+    """The client's address, through the trusted proxies in front (``api/clientaddr.py``)."""
+    settings = get_settings()
+    return client_address(connection.scope, trusted_networks(settings.trusted_proxies), settings.forwarded_header)
 
 
 def session_token(request: Request) -> str:

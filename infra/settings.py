@@ -37,8 +37,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo_password: str = "kameng-demo"
     intake_tokens: str = "kameng-intake-dev"
     session_hours: int = 12
-    login_rate_limit: str = "5/15 minutes"
-    """Failed sign-ins allowed per username and per address."""
+    login_rate_limit: str = "5/15 minutes;10/hour;20/day"
+    """Failed sign-ins allowed per account: each limit in turn, so an account that keeps
+    failing waits longer (15 minutes, then the hour, then the day). Never shared between accounts."""
+    login_address_rate_limit: str = "200/15 minutes"
+    """Failed sign-ins allowed per client address, whatever the accounts: high enough for an
+    office behind one NAT, low enough to stop a password spray from one address."""
+    trusted_proxies: str = ""
+    """Addresses or networks of the proxies in front (``10.0.0.0/8,::1``): only from them is
+    the client's address read off ``forwarded_header``; from any other peer, the peer is the client."""
+    forwarded_header: str = "x-forwarded-for"
+    """The header the trusted proxy sets: ``x-forwarded-for`` (Caddy, nginx) or ``forwarded`` (RFC 7239)."""
     rate_limit_storage: str = "memory://"
     """Where those counts live (``redis://host:6379`` to share them between replicas)."""
     log_format: str = "console"

@@ -36,19 +36,45 @@ def session_cookies(token: str, *, secure: bool = False) -> list[Cookie]:
     ]
 
 
-async def _sign_in(request: Request, username: str, password: str) -> tuple[dict, str] | None:
-    source = source_of(request)
-    limiter = request.app.state.login_limiter
-    limiter.check(username, source)
-    admin = await authenticate(username, password)
-    if admin is None:
-        limiter.failed(username, source)
+async def _limited(request: Request, username: str, source: str, action: str) -> None:
+    """The sign-in limiter's check; a refused attempt is audited (within the address's budget)."""
+    try:
+        request.app.state.login_limiter.check(username, source)
+    except ApiError as exc:
+        if request.app.state.denial_budget.allow(source):
+            await append(
+                AuditRecord(
+                    actor=username[:64], actor_tier="", action=action, target=f"admin:{username[:64]}",
+                    outcome="denied", reason=f"rate_limited: {exc.reason}", source=source,
+                )
+            )
+        raise
+
+
+async def _failed(request: Request, username: str, source: str, action: str, reason: str, tier: str = "") -> None:
+    """A failed password: counted, audited, and the lockout it causes audited too."""
+    locked = request.app.state.login_limiter.failed(username, source)
+    await append(
+        AuditRecord(
+            actor=username[:64], actor_tier=tier, action=action, target=f"admin:{username[:64]}",
+            outcome="denied", reason=reason, source=source,
+        )
+    )
+    if locked is not None:
         await append(
             AuditRecord(
-                actor=username[:64], actor_tier="", action="auth.login", target=f"admin:{username[:64]}",
-                outcome="denied", reason="wrong username or password", source=source,
+                actor="system", actor_tier="system", action="auth.lockout", target=f"admin:{username[:64]}",
+                outcome="locked", reason=f"failed sign-ins used up the {locked} limit", source=source,
             )
         )
+
+
+async def _sign_in(request: Request, username: str, password: str) -> tuple[dict, str] | None:
+    source = source_of(request)
+    await _limited(request, username, source, "auth.login")
+    admin = await authenticate(username, password)
+    if admin is None:
+        await _failed(request, username, source, "auth.login", "wrong username or password")
         return None
     previous = request.cookies.get(SESSION_COOKIE)
     if previous and (holder := await session_admin(previous)) is not None and holder["id"] == admin["id"]:
@@ -156,16 +182,9 @@ async def me(principal: Principal) -> MeRead:
 async def change_my_password(request: Request, principal: Principal, data: PasswordChange) -> Response[None]:
     from infra.accounts import change_password
 
-    limiter = request.app.state.login_limiter
-    limiter.check(principal.actor.id, principal.source)
+    await _limited(request, principal.actor.id, principal.source, "auth.password_change")
     if await authenticate(principal.actor.id, data.current_password) is None:
-        limiter.failed(principal.actor.id, principal.source)
-        await append(
-            AuditRecord(
-                actor=principal.actor.id, actor_tier=principal.actor.tier, action="auth.password_change",
-                target=f"admin:{principal.actor.id}", outcome="denied", reason="wrong current password", source=principal.source,
-            )
-        )
+        await _failed(request, principal.actor.id, principal.source, "auth.password_change", "wrong current password", principal.actor.tier)
         raise ApiError(403, "wrong_password", "the current password is not right")
     if data.new_password == data.current_password:
         raise ApiError(422, "same_password", "choose a password different from the current one")

@@ -162,3 +162,49 @@ async def test_me_lists_an_active_grant_with_its_end_time(api):
         assert granted["scope"] == "region" and granted["ends_at"].startswith((now + timedelta(hours=2)).strftime("%Y-%m-%dT%H"))
     finally:
         await PermissionGrant.delete().where(PermissionGrant.grant_id == "me-grant-test")
+
+
+async def test_one_accounts_failures_never_lock_out_another_from_the_same_address(api):
+    """Found in use: five wrong passwords from one address locked every admin behind it out.
+    The address's ceiling is for a whole office; the account limit is the account's own."""
+    from infra.db.tables import AuditEvent
+
+    for _ in range(5):
+        assert (await api.post("/api/auth/login", json={"username": "normal-game-items-1", "password": "guess"})).status_code == 401
+    assert (await api.post("/api/auth/login", json={"username": "normal-game-items-1", "password": "kameng-demo"})).status_code == 429
+    other = await api.post("/api/auth/login", json={"username": "normal-game-items-2", "password": "kameng-demo"})
+    assert other.status_code == 200, other.text
+    lockouts = await AuditEvent.select().where((AuditEvent.action == "auth.lockout") & (AuditEvent.target == "admin:normal-game-items-1"))
+    assert len(lockouts) == 1 and lockouts[0]["outcome"] == "locked" and "account" in lockouts[0]["reason"]
+    refused = await AuditEvent.select().where(
+        (AuditEvent.action == "auth.login") & (AuditEvent.target == "admin:normal-game-items-1") & AuditEvent.reason.like("rate_limited%")
+    )
+    assert refused, "the refused attempt is audited"
+
+
+def test_an_account_that_keeps_failing_waits_longer_and_the_address_limit_is_an_offices():
+    from api.errors import ApiError
+    from api.ratelimit import LoginLimiter
+    from limits import parse_many
+
+    limiter = LoginLimiter("2/second;3/hour", address_rule="50/hour")
+    for _ in range(2):
+        limiter.failed("a", "10.0.0.1")
+    with pytest.raises(ApiError) as short:
+        limiter.check("a", "10.0.0.1")
+    assert int(short.value.headers["Retry-After"]) <= 1
+    import time
+
+    time.sleep(1.1)
+    limiter.check("a", "10.0.0.1")  # the short window has passed
+    assert limiter.failed("a", "10.0.0.1") == f"account {parse_many('3/hour')[0]}"
+    with pytest.raises(ApiError) as longer:
+        limiter.check("a", "10.0.0.1")
+    assert int(longer.value.headers["Retry-After"]) > 60  # now the hour's limit holds
+    for n in range(40):  # colleagues behind the same address, a typo each
+        limiter.failed(f"colleague-{n}", "10.0.0.1")
+    limiter.check("colleague-0", "10.0.0.1")
+    for n in range(10):
+        limiter.failed(f"spray-{n}", "10.0.0.1")
+    with pytest.raises(ApiError):
+        limiter.check("anyone", "10.0.0.1")  # a spray across accounts stops at the address ceiling
