@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -12,6 +12,7 @@ from litestar.params import Parameter
 
 from api.audit import audit_denied
 from api.errors import ApiError, error_responses
+from api.params import Cursor, day_span, moment, position
 from api.security import Principal, provide_principal
 from infra.db.audit import AuditChainBroken, SealRead, Verification, append, latest_seal, seal, verify
 from infra.db.forensics import actor_activity, process_timeline, who_read
@@ -65,9 +66,10 @@ async def search_audit(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Parameter(max_length=20, pattern=r"^[0-9]+$")] = None,
+    cursor: Cursor = None,
 ) -> AuditPage:
     scope = await _require(principal, "audit.view", target="audit")
+    since, until, after = moment("since", since), moment("until", until), position(cursor, AuditEvent.seq)
     query = AuditEvent.select().order_by(AuditEvent.seq, ascending=False).limit(limit).output(load_json=True)
     if scope is not Scope.GLOBAL:
         query = query.where(AuditEvent.region.is_in(list(principal.actor.regions) or ["-"]))
@@ -77,15 +79,12 @@ async def search_audit(
         query = query.where(AuditEvent.action == action)
     if target:
         query = query.where(AuditEvent.target == target)
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise ApiError(400, "naive_time", f"{name} needs a time zone (e.g. 2026-11-20T00:00:00Z)")
     if since:
         query = query.where(AuditEvent.at >= since)
     if until:
         query = query.where(AuditEvent.at < until)
-    if cursor:
-        query = query.where(AuditEvent.seq < int(cursor))
+    if after is not None:
+        query = query.where(AuditEvent.seq < after)
     rows = await query
     items = [msgspec.convert({k: row[k] for k in AuditEventRead.__struct_fields__}, AuditEventRead) for row in rows]
     return AuditPage(items=items, next_cursor=str(rows[-1]["seq"]) if len(rows) == limit else None)
@@ -144,7 +143,9 @@ async def export_case(principal: Principal, process_id: Annotated[str, Parameter
 
 
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120]
+    """A file name for the header: ASCII only, since a header is Latin-1 and ``str.isalnum``
+    takes every script's letters and digits (a process id is whatever a caller asked for)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)[:120]
 
 
 class AuditEvents(msgspec.Struct, frozen=True):
@@ -188,8 +189,8 @@ async def audit_actor_day(
 ) -> AuditEvents:
     """Oldest first; regionals see the events in their regions only."""
     scope = await _require(principal, "audit.view", target=f"admin:{username}")
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    rows = await actor_activity(username, start, start + timedelta(days=1), regions=_regions(principal, scope), limit=limit + 1)
+    start, end = day_span("day", day)
+    rows = await actor_activity(username, start, end, regions=_regions(principal, scope), limit=limit + 1)
     return _events(rows, limit)
 
 

@@ -12,6 +12,7 @@ from litestar.enums import MediaType
 from litestar.params import Parameter
 
 from api.errors import ApiError, error_responses
+from api.params import Cursor, position
 from api.schemas import InboxRead, TaskRead
 from api.security import Caller, provide_caller
 from infra.db.inbox import list_tasks
@@ -63,19 +64,18 @@ async def inbox(
     kind: Annotated[str | None, Parameter(max_length=64)] = None,
     region: Annotated[str | None, Parameter(max_length=64)] = None,
     limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Parameter(max_length=32)] = None,
+    cursor: Cursor = None,
 ) -> Response[InboxRead]:
     """The page is read for the admin the session cache holds for the token, with the
     ``auth_version`` of the same snapshot, and only then is the session confirmed under that
     version: on the usual request (a cached session) the check costs no statement of its own.
     A session ended, an admin changed or a grant revoked before the read is refused, or the
     page read again for the admin as they now are, exactly as if the check had come first."""
-    after: int | None = None
-    if cursor is not None:
-        if not cursor.isdigit():
-            await caller.principal()  # who asks is checked first, as for any other input
-            raise ApiError(400, "bad_cursor", "cursor must be a value returned as next_cursor")
-        after = int(cursor)
+    try:
+        after = position(cursor, Task.id)
+    except ApiError:
+        await caller.principal()  # who asks is checked first, as for any other input
+        raise
     now = datetime.now(UTC)
     guess = caller.unconfirmed()
     actor = guess.actor if guess is not None else (await caller.principal()).actor
