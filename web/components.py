@@ -7,15 +7,14 @@ import asyncio
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from api import commands
 from reactpy import component, html, use_connection, use_effect, use_location, use_state
 from reactpy_router import browser_router, route
 
 from api.security import CSRF_COOKIE, SESSION_COOKIE
-from infra.db.audit import append
 from web.console import Console, ConsoleContext, query_params, use_console, use_live, link
 from web.i18n import duration_text, permission_text, region_text, t, tier_text
 from web.session import LANG_COOKIE, ConsoleSession, cookies_of, resolve
-from workflows.domain.messages import AuditRecord
 
 PAGE_PERMISSIONS: dict[str, str | None] = {
     "inbox": None,
@@ -190,13 +189,7 @@ def Refusal(name: str, permission: str):
     @use_effect(dependencies=[name])
     async def record():
         # A typed URL above one's tier is a denial like any other: on the audit trail.
-        actor = console.actor
-        await append(
-            AuditRecord(
-                actor=actor.id, actor_tier=actor.tier, action="console.page", target=f"page:{name}",
-                outcome="denied", reason=f"no_permission: {permission}", source=console.source,
-            )
-        )
+        await commands.refuse_page(console.requester, name, permission)
 
     return html.section(
         {"class_name": "km-card km-refusal", "id": "refusal", "role": "alert"},

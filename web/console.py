@@ -17,6 +17,9 @@ from reactpy_router.hooks import _use_route_state
 from web.i18n import code_text, t
 from web.live import LIVE
 from web.session import ConsoleSession
+from api import commands
+from api.clientaddr import client_address, trusted_networks
+from workflows.process import ProcessConfig
 from workflows.domain.policy import DEFAULT_POLICY, NO_SUBJECT, Decision, Subject
 
 
@@ -37,8 +40,9 @@ class Console:
 
     @property
     def source(self) -> str:
-        client = self.scope.get("client")
-        return client[0] if client else ""
+        """The admin's address, through the trusted proxies in front, as the API reads it."""
+        settings = self.settings
+        return client_address(self.scope, trusted_networks(settings.trusted_proxies), settings.forwarded_header)
 
     async def temporal(self):
         """The web process's Temporal client (raises ``ApiError`` 503 when unreachable)."""
@@ -47,6 +51,18 @@ class Console:
     @property
     def settings(self):
         return self.scope["app"].state.settings
+
+    @property
+    def requester(self) -> commands.Requester:
+        return commands.Requester(actor=self.actor, source=self.source)
+
+    async def target(self) -> commands.Target:
+        """Where this console starts processes: the web process's client, queue and configuration."""
+        settings = self.settings
+        return commands.Target(
+            client=await self.temporal(), task_queue=settings.task_queue,
+            config=ProcessConfig(search_attributes=settings.search_attributes),
+        )
 
     def can(self, permission: str, subject: Subject | None = None) -> Decision:
         return DEFAULT_POLICY.can(self.actor, permission, subject or NO_SUBJECT, now=datetime.now(UTC))
@@ -101,7 +117,7 @@ def refusal_message(code: str, reason: str, lang: str) -> str:
 
 
 DEFINITE_DENIALS = {
-    "no_permission", "out_of_region", "not_own", "self_approval", "conflict_of_interest", "inactive",
+    "no_permission", "out_of_region", "not_own", "self_approval", "conflict_of_interest", "inactive", "not_independent",
     "funds_need_super", "not_outranking", "grant_expired", "grant_revoked", "grant_not_started",
 }
 """Policy answers that settle it. Others (``band_unknown``, ``tier_unknown``) depend on facts the

@@ -4,10 +4,8 @@ Each kind's start and each of its actions is an OpenAPI operation of its own, wi
 body struct and the example its spec declares.
 """
 
-import hashlib
 import re
-import uuid
-from datetime import UTC, datetime
+
 from typing import Annotated, Any
 
 import msgspec
@@ -19,16 +17,13 @@ from litestar.params import Body, Parameter
 from litestar.serialization import encode_json
 from litestar.types import ASGIApp
 
-from api.audit import audit_denied
+from api import commands
 from api.errors import COMMON_ERRORS, ApiError, error_responses, refuse_nul_characters
 from api.schemas import ProcessStatusRead, ProcessTaskRead
 from api.security import Caller, Principal, provide_principal, session_token
-from api.subjects import start_subject
-from infra.db.inbox import get_task, visible
 from infra.db.processes import process_status
-from infra.temporal.processes import ProcessError, act, claim, start_process, status_for, view
-from workflows.domain.policy import DEFAULT_POLICY, Actor
-from workflows.process import ActInput, ActionResult, ClaimInput, ProcessConfig, ProcessView, TaskView
+from infra.temporal.processes import ProcessError, view
+from workflows.process import ActionResult, ProcessConfig, ProcessView, TaskView
 from workflows.registry import REGISTRY
 from workflows.spec import ActionSpec, WorkflowSpec
 
@@ -51,53 +46,18 @@ def idempotency_key(request: Request) -> str | None:
     return value
 
 
-def _business_key(principal: Principal, request: Request) -> str:
-    """From the Idempotency-Key (the same key starts the same process) or fresh."""
-    header = idempotency_key(request)
-    if header is None:
-        return uuid.uuid4().hex[:12]
-    return hashlib.sha256(f"{principal.actor.id}\n{header}".encode()).hexdigest()[:12]
-
-
-def _refusal(exc: ProcessError) -> ApiError:
-    if exc.status == 503:
-        return ApiError(503, exc.code, exc.reason, headers={"Retry-After": "2"})
-    status = status_for(exc.code) if exc.status != 404 else 404
-    if status == 404:
-        return ApiError(404, "not_found", "no such process, or it is outside your scope")
-    return ApiError(status, exc.code, exc.reason)
+def _requester(principal: Principal) -> commands.Requester:
+    return commands.Requester(actor=principal.actor, source=principal.source)
 
 
 def _start_route(spec: WorkflowSpec):
     async def start(request: Request, principal: Principal, data: Any) -> Response[ProcessStarted]:
-        actor = principal.actor
-        subject = await start_subject(spec.kind, data, actor)
-        decision = DEFAULT_POLICY.can(actor, spec.start_permission, subject, now=datetime.now(UTC))
-        if not decision.allowed:
-            await audit_denied(principal, f"{spec.kind}.start", f"process:{spec.kind}", decision.code, decision.reason, subject.region)
-            if decision.code in ("out_of_region", "not_own"):
-                raise ApiError(404, "not_found", "the subject is outside your scope")
-            raise ApiError(403, decision.code, decision.reason)
-        if spec.validate_start is not None:
-            problem = spec.validate_start(data, actor)
-            if problem is not None:
-                code, reason = problem
-                status = status_for(code)
-                if status in (403, 404):
-                    await audit_denied(principal, f"{spec.kind}.start", f"process:{spec.kind}", code, reason, subject.region)
-                raise ApiError(status if status != 409 else 422, code, reason)
-        client = await request.app.state.temporal.client()
         settings = request.app.state.settings
-        key = _business_key(principal, request)
-        try:
-            process_id = await start_process(
-                client, spec, by=actor, body=data, key=key, task_queue=settings.task_queue,
-                config=ProcessConfig(search_attributes=settings.search_attributes),
-            )
-        except ProcessError as exc:
-            if exc.code != "already_started" or idempotency_key(request) is None:
-                raise ApiError(409, exc.code, exc.reason) from None
-            process_id = spec.workflow_id(_start_for(spec, principal, data, key))
+        target = commands.Target(
+            client=await request.app.state.temporal.client(), task_queue=settings.task_queue,
+            config=ProcessConfig(search_attributes=settings.search_attributes),
+        )
+        process_id = await commands.start(target, _requester(principal), spec, data, idempotency_key=idempotency_key(request))
         return Response(ProcessStarted(process_id=process_id, kind=spec.kind), status_code=201)
 
     start.__annotations__["data"] = Annotated[
@@ -115,12 +75,6 @@ def _start_route(spec: WorkflowSpec):
     )(start)
 
 
-def _start_for(spec: WorkflowSpec, principal: Principal, data: Any, key: str):
-    from workflows.process import Start
-
-    return Start(by=principal.actor, body=data, key=key)
-
-
 def _action_route(spec: WorkflowSpec, action: ActionSpec):
     async def perform(
         request: Request,
@@ -129,19 +83,12 @@ def _action_route(spec: WorkflowSpec, action: ActionSpec):
         data: Any,
         task_id: Annotated[str | None, Parameter(max_length=400, description="Which task, when the process has several open")] = None,
     ) -> ActionResult:
-        _check_kind(spec, process_id)
-        request_id = idempotency_key(request) or uuid.uuid4().hex
+        request_id = idempotency_key(request)
         client = await request.app.state.temporal.client()
-        payload = ActInput(
-            actor=principal.actor, action=action.name, request_id=f"{principal.actor.id}:{request_id}",
-            task_id=task_id, body=msgspec.to_builtins(data), source=principal.source,
+        return await commands.act(
+            client, _requester(principal), spec, process_id, action.name, msgspec.to_builtins(data),
+            task_id=task_id, request_id=request_id,
         )
-        try:
-            return await act(client, process_id, payload)
-        except ProcessError as exc:
-            if exc.status in (403, 404) or exc.code in ("out_of_region", "not_own"):
-                await audit_denied(principal, f"{spec.kind}.{action.name}", f"process:{process_id}", exc.code, exc.reason)
-            raise _refusal(exc) from None
 
     perform.__annotations__["data"] = Annotated[
         action.input, Body(title=f"{action.label_en}", examples=_examples(action.example))
@@ -158,11 +105,6 @@ def _action_route(spec: WorkflowSpec, action: ActionSpec):
     )(perform)
 
 
-def _check_kind(spec: WorkflowSpec, process_id: str) -> None:
-    if not process_id.startswith(f"{spec.kind}-"):
-        raise ApiError(404, "not_found", f"{process_id} is not a {spec.kind} process")
-
-
 def _examples(example: Any) -> list[Example] | None:
     return [Example(summary="example", value=msgspec.to_builtins(example))] if example is not None else None
 
@@ -175,14 +117,7 @@ def may_read(principal: Principal, process: ProcessView) -> bool:
     return may_read_case(principal.actor, started_by=process.started_by, parties=process.parties, region=process.region)
 
 
-def may_read_case(actor: Actor, *, started_by: str | None, parties: list[str] | tuple[str, ...], region: str | None) -> bool:
-    """Who may read a process (its full view or its status): the top tier, whoever started it
-    or took part in it, and the regional admins of its region."""
-    if actor.tier == DEFAULT_POLICY.ladder.top.key:
-        return True
-    if actor.id == started_by or actor.id in parties:
-        return True
-    return actor.tier in ("regional",) and region is not None and region in actor.regions
+may_read_case = commands.may_read_case
 
 
 def _read_route(spec: WorkflowSpec):
@@ -260,7 +195,7 @@ async def read_process(request: Request, principal: Principal, kind: str, proces
         process = await view(client, process_id)
     except ProcessError as exc:
         if exc.status == 503:
-            raise _refusal(exc) from None
+            raise ApiError(503, exc.code, exc.reason, headers={"Retry-After": "2"}) from None
         raise ApiError(404, "not_found", "no such process") from None
     if process.kind != kind or not may_read(principal, process):
         raise ApiError(404, "not_found", "no such process, or it is outside your scope")
@@ -316,37 +251,9 @@ def _status_of(process: ProcessView) -> ProcessStatusRead:
     )
 
 
-async def _task_for(principal: Principal, task_id: str, action: str) -> dict:
-    row = await get_task(task_id)
-    if row is None or not visible(principal.actor, row, datetime.now(UTC)):
-        reason = "no such task" if row is None else "the task is not in this admin's inbox"
-        await audit_denied(principal, action, f"task:{task_id[:300]}", "not_found", reason, row["region"] if row else None)
-        raise ApiError(404, "not_found", "no such task in your inbox")
-    return row
-
-
-async def _decided_meanwhile(task_id: str) -> ApiError | None:
-    """A task the caller may see (``_task_for`` checked it), read as open, whose process has
-    ended since (someone else decided it, and that was its last step): a claim race lost, 409,
-    not a process that does not exist."""
-    row = await get_task(task_id)
-    if row is not None and row["status"] not in ("open", "claimed"):
-        return ApiError(409, "already_decided", f"task {task_id} was decided meanwhile ({row['status']})")
-    return None
-
-
 async def _claim(request: Request, principal: Principal, task_id: str, *, release: bool) -> TaskView:
-    row = await _task_for(principal, task_id, "task.release" if release else "task.claim")
     client = await request.app.state.temporal.client()
-    payload = ClaimInput(actor=principal.actor, task_id=task_id, request_id=uuid.uuid4().hex, source=principal.source)
-    try:
-        return await claim(client, row["process_id"], payload, release=release)
-    except ProcessError as exc:
-        if exc.code == "not_found" and (late := await _decided_meanwhile(task_id)) is not None:
-            raise late from None
-        if exc.status in (403, 404):
-            await audit_denied(principal, "task.release" if release else "task.claim", f"task:{task_id}", exc.code, exc.reason, row["region"])
-        raise _refusal(exc) from None
+    return await commands.claim(client, _requester(principal), task_id, release=release)
 
 
 @post("/api/tasks/{task_id:str}/claim", summary="Claim a task", tags=["inbox"], dependencies=PRINCIPAL, status_code=200, responses=error_responses(*COMMON_ERRORS))

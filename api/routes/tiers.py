@@ -3,7 +3,6 @@ head-count cap, audited, within the SPEC's rules (the super tier holds 1 to 3)."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -11,13 +10,11 @@ from litestar import get, patch
 from litestar.di import Provide
 from litestar.params import Parameter
 
-from api.audit import audit_denied
-from api.errors import ApiError, error_responses
+from api import commands
+from api.errors import error_responses
 from api.schemas import TierUpdate
 from api.security import Principal, provide_principal
 from infra.db.directory import tiers as tier_rows
-from infra.db.tiers import TierRefused, set_tier_cap
-from workflows.domain.policy import DEFAULT_POLICY, Subject
 
 PRINCIPAL = {"principal": Provide(provide_principal)}
 PERMISSION = "admins.configure_tiers"
@@ -47,18 +44,7 @@ async def list_tiers(principal: Principal) -> list[TierRead]:
     responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 async def configure_tier(principal: Principal, key: Annotated[str, Parameter(max_length=32)], data: TierUpdate) -> TierRead:
-    actor = principal.actor
-    target = f"tier:{key}"
-    decision = DEFAULT_POLICY.can(actor, PERMISSION, Subject(kind="tier", id=key), now=datetime.now(UTC))
-    if not decision.allowed:
-        await audit_denied(principal, "tiers.configure", target, decision.code, decision.reason)
-        raise ApiError(403, decision.code, decision.reason)
-    try:
-        await set_tier_cap(key, data.cap, actor=actor.id, actor_tier=actor.tier, reason=data.reason, source=principal.source)
-    except TierRefused as exc:
-        await audit_denied(principal, "tiers.configure", target, exc.code, exc.reason)
-        status = {"unknown_tier": 404, "cap_out_of_range": 422}.get(exc.code, 409)
-        raise ApiError(status, exc.code, exc.reason) from None
+    await commands.set_tier_cap(commands.Requester(actor=principal.actor, source=principal.source), key, data.cap, data.reason)
     return next(_read(row) for row in await tier_rows() if row["key"] == key)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -39,7 +39,8 @@ class ProcessError(Exception):
 
 _NOT_FOUND = {"no_such_task"}
 _FORBIDDEN = {
-    "no_permission", "out_of_region", "not_own", "self_approval", "conflict_of_interest",
+    "no_permission", "out_of_region", "not_own", "self_approval", "conflict_of_interest", "not_independent",
+    "exceeds_approver", "not_delegable",
     "tier_too_low", "not_outranking", "funds_need_super", "outside_band", "high_value",
     "grant_expired", "grant_not_started", "grant_revoked", "inactive", "not_assignee",
     "not_grantee", "band_unknown", "tier_unknown", "not_station_master",
@@ -131,6 +132,20 @@ def _bearing(actor: Actor, process_id: str) -> Actor:
     return actor.bearing(spec.permissions) if spec is not None else actor
 
 
+async def _ended(handle: WorkflowHandle, exc: RPCError) -> ProcessError:
+    """An update refused as NOT_FOUND: a process that has ended (409 ``process_ended``,
+    with its final status) or one that never existed (404)."""
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        try:
+            described = await handle.describe()
+        except RPCError:
+            described = None
+        if described is not None and described.status not in (None, WorkflowExecutionStatus.RUNNING):
+            state = described.status.name.lower()
+            return ProcessError("process_ended", f"process {handle.id} has ended ({state}); nothing in it can be decided any more", 409)
+    return _from_rpc(exc)
+
+
 async def act(client: Client, process_id: str, request: ActInput) -> ActionResult:
     handle = client.get_workflow_handle(process_id)
     request = msgspec.structs.replace(request, actor=_bearing(request.actor, process_id))
@@ -139,7 +154,7 @@ async def act(client: Client, process_id: str, request: ActInput) -> ActionResul
     except WorkflowUpdateFailedError as exc:
         raise _from_update_error(exc) from None
     except RPCError as exc:
-        raise _from_rpc(exc) from None
+        raise await _ended(handle, exc) from None
 
 
 async def deliver_event(client: Client, process_id: str, request: PlatformEventInput) -> ActionResult:
@@ -152,7 +167,7 @@ async def deliver_event(client: Client, process_id: str, request: PlatformEventI
     except WorkflowUpdateFailedError as exc:
         raise _from_update_error(exc) from None
     except RPCError as exc:
-        raise _from_rpc(exc) from None
+        raise await _ended(handle, exc) from None
 
 
 async def claim(client: Client, process_id: str, request: ClaimInput, *, release: bool = False) -> TaskView:
@@ -164,7 +179,7 @@ async def claim(client: Client, process_id: str, request: ClaimInput, *, release
     except WorkflowUpdateFailedError as exc:
         raise _from_update_error(exc) from None
     except RPCError as exc:
-        raise _from_rpc(exc) from None
+        raise await _ended(handle, exc) from None
 
 
 async def view(client: Client, process_id: str) -> ProcessView:

@@ -158,3 +158,28 @@ async def test_two_supers_approving_one_fund_operation_at_once_give_one_outcome(
     )
     assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
     assert await LedgerEntry.count().where(LedgerEntry.operation_id == pid) == 1
+
+
+async def test_acting_on_an_ended_process_is_409_process_ended_and_stays_404_outside_its_scope(api):
+    """Found in use: an action on a finished process answered 404 "no such process"."""
+    regional = await login(api, "regional-game-cards")
+    started = await api.post("/api/processes/permission-grant", json=GRANT, headers=bearer(regional))
+    pid = started.json()["process_id"]
+    await open_task_id(pid)
+    sup = await login(api, "super-2")
+    rejected = await api.post(f"/api/processes/permission-grant/{pid}/actions/reject", json={"reason": "不需要"}, headers=bearer(sup))
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    for _ in range(100):
+        status = await api.get(f"/api/processes/permission-grant/{pid}/status", headers=bearer(sup))
+        if status.json()["status"] == "rejected":
+            break
+        await asyncio.sleep(0.05)
+
+    again = await api.post(f"/api/processes/permission-grant/{pid}/actions/approve", json={"reason": "改主意"}, headers=bearer(sup))
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "process_ended" and "rejected" in again.json()["error"]["reason"] or "completed" in again.json()["error"]["reason"]
+    outsider = await login(api, "normal-east-china-1")
+    hidden = await api.post(f"/api/processes/permission-grant/{pid}/actions/approve", json={"reason": "试试"}, headers=bearer(outsider))
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "not_found"
+    missing = await api.post("/api/processes/permission-grant/permission-grant-nobody-x/actions/approve", json={}, headers=bearer(sup))
+    assert missing.status_code == 404

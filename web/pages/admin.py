@@ -10,16 +10,16 @@ from typing import Any
 from typing import Annotated
 
 import msgspec
+from api import commands
+from api.errors import ApiError
 from reactpy import component, html, use_effect, use_ref, use_state
 
-from infra.db.audit import append, latest_seal, verify
+from infra.db.audit import latest_seal, verify
 from infra.db.directory import active_grants, list_admins, open_processes, search_audit, tiers
 from infra.db.forensics import actor_activity, who_read
-from infra.db.tiers import TierRefused, set_tier_cap
 from web.console import refusal_message, use_console, use_live, link
 from web.forms import FormError, StructForm, fields_of
 from web.live import LIVE
-from workflows.domain.messages import AuditRecord
 from web.i18n import duration_text, event_text, permission_text, region_text, status_text, tier_text
 from workflows.domain.permissions import Scope
 from workflows.domain.tiers import DEFAULT_LADDER
@@ -40,15 +40,9 @@ def TierCapEditor(tier: dict[str, Any]):
     name = tier["name_zh"] if lang == "zh" else tier["name_en"]
 
     async def on_submit(decoded: TierCapForm, _body):
-        actor = console.actor
-        decision = console.can("admins.configure_tiers")
         try:
-            if not decision.allowed:
-                raise TierRefused(decision.code, decision.reason_zh if lang == "zh" else decision.reason)
-            await set_tier_cap(tier["key"], decoded.cap, actor=actor.id, actor_tier=actor.tier, reason=decoded.reason, source=console.source)
-        except TierRefused as exc:
-            await append(AuditRecord(actor=actor.id, actor_tier=actor.tier, action="tiers.configure", target=f"tier:{tier['key']}",
-                                     outcome="denied", reason=f"{exc.code}: {exc.reason}", source=console.source))
+            await commands.set_tier_cap(console.requester, tier["key"], decoded.cap, decoded.reason)
+        except ApiError as exc:
             LIVE.publish("audit")
             raise FormError(console.t("refusal", message=refusal_message(exc.code, exc.reason, lang))) from None
         LIVE.publish("people", "audit")

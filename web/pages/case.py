@@ -8,17 +8,18 @@ from typing import Any
 
 from reactpy import component, html, use_effect, use_location, use_state
 
+from api import commands
 from api.errors import ApiError
 from infra.db.directory import process_events, process_tasks
 from infra.db.inbox import visible
-from infra.temporal.processes import ProcessError, act, view
+from infra.temporal.processes import ProcessError, view
 from web.console import DEFINITE_DENIALS, Console, query_params, refusal_message, use_console, use_live, link
 from web.evidence import evidence_view
 from web.forms import FormError, StructForm, fields_of
 from web.i18n import event_text, kind_text, region_text, status_text, step_text, tier_text
 from web.live import LIVE
 from workflows.domain.policy import DEFAULT_POLICY, Subject
-from workflows.process import ActInput, ProcessView
+from workflows.process import ProcessView
 from workflows.registry import BY_KIND
 from workflows.spec import ActionSpec
 
@@ -71,12 +72,11 @@ def StandingActions(process: ProcessView, offered: list, on_done):
     async def on_submit(_decoded, body):
         try:
             client = await console.temporal()
-            result = await act(client, process.process_id, ActInput(
-                actor=console.actor, action=action.name, request_id=console.request_id(), body=body, source=console.source,
-            ))
+            result = await commands.act(
+                client, console.requester, BY_KIND[process.kind], process.process_id, action.name, body,
+                request_id=console.request_id(),
+            )
         except ApiError as exc:
-            raise FormError(refusal_message(exc.code, exc.reason, lang)) from None
-        except ProcessError as exc:
             raise FormError(console.t("refusal", message=refusal_message(exc.code, exc.reason, lang))) from None
         LIVE.publish("audit", "tasks", "people")
         # The page keeps the outcome: once nothing stands any more this section goes away.

@@ -3,20 +3,18 @@ release and bulk claim; re-read whenever the live notifier says the inbox change
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reactpy import component, html, use_effect, use_state
 
+from api import commands
 from api.errors import ApiError
-from infra.db.inbox import get_task, list_tasks, visible
-from infra.temporal.processes import ProcessError, claim
+from infra.db.inbox import get_task, list_tasks
 from web.console import Console, may_offer, refusal_message, use_console, use_live, link
 from web.i18n import kind_text, region_text
 from web.live import LIVE
 from workflows.domain.priority import priority_band
-from workflows.process import ClaimInput
 
 TABS = ("mine", "queue", "done")
 DUE_SOON = timedelta(hours=4)
@@ -73,19 +71,13 @@ async def claim_tasks(console: Console, task_ids: list[str], *, release: bool = 
     except ApiError as exc:
         return 0, [refusal_message(exc.code, exc.reason, console.lang)]
     for task_id in task_ids:
-        row = await get_task(task_id)
-        if row is None or not visible(console.actor, row, datetime.now(UTC)):
-            problems.append(refusal_message("not_found", task_id, console.lang))
-            continue
         try:
-            await claim(
-                client, row["process_id"],
-                ClaimInput(actor=console.actor, task_id=task_id, request_id=uuid.uuid4().hex, source=console.source),
-                release=release,
-            )
+            await commands.claim(client, console.requester, task_id, release=release)
             done += 1
-        except ProcessError as exc:
-            problems.append(console.t("claim_failed", title=row["title"], message=refusal_message(exc.code, exc.reason, console.lang)))
+        except ApiError as exc:
+            row = await get_task(task_id) if exc.code != "not_found" else None
+            title = row["title"] if row is not None else task_id
+            problems.append(console.t("claim_failed", title=title, message=refusal_message(exc.code, exc.reason, console.lang)))
     if done:
         LIVE.publish("tasks")
     return done, problems

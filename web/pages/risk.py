@@ -3,19 +3,18 @@ proposal itself (the risk-rule-change process), and the latest signals."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import msgspec
 from reactpy import component, html, use_effect, use_state
 
 from activities.risk.rules import DETECTOR_PARAMS, RuleChange, check_change
+from api import commands
+from api.errors import ApiError
 from infra.db.tables import RiskSignal
-from infra.temporal.processes import ProcessError, start_process
 from web.console import link, refusal_message, use_console, use_live
 from web.i18n import tier_text
 from web.live import LIVE
-from workflows.process import ProcessConfig
 from workflows.registry import BY_KIND
 from workflows.risk_rule_change import RiskRuleChangeInput
 
@@ -103,10 +102,6 @@ def RiskRulesPage():
             set_message(("error", problem))
             return
         spec = BY_KIND["risk-rule-change"]
-        decision = console.can(spec.start_permission)
-        if not decision.allowed:
-            set_message(("error", refusal_message(decision.code, decision.reason, lang)))
-            return
         try:
             body = msgspec.convert(
                 {"rule": selected, "params": change.params, "tier": change.tier, "enabled": change.enabled, "reason": draft.get("_reason", ""), "backtest_days": days()},
@@ -115,17 +110,9 @@ def RiskRulesPage():
         except msgspec.ValidationError as exc:
             set_message(("error", _text(lang, f"请填写变更理由（至少 4 个字）：{exc}", f"Give a reason (at least 4 characters): {exc}")))
             return
-        problem = spec.validate_start(body, console.actor) if spec.validate_start else None
-        if problem is not None:
-            set_message(("error", refusal_message(problem[0], problem[1], lang)))
-            return
-        settings = console.settings
         try:
-            process_id = await start_process(
-                await console.temporal(), spec, by=console.actor, body=body, key=uuid.uuid4().hex[:12],
-                task_queue=settings.task_queue, config=ProcessConfig(search_attributes=settings.search_attributes),
-            )
-        except ProcessError as exc:
+            process_id = await commands.start(await console.target(), console.requester, spec, body)
+        except ApiError as exc:
             set_message(("error", refusal_message(exc.code, exc.reason, lang)))
             return
         LIVE.publish("tasks", "audit")

@@ -3,15 +3,14 @@ checked as the API checks it (policy, then ``spec.validate_start``) and started 
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from reactpy import component, html, use_effect, use_location, use_state
 
+from api import commands
 from api.errors import ApiError
 from infra.db.directory import list_admins
-from infra.temporal.processes import ProcessError, start_process
 from web.console import DEFINITE_DENIALS, Console, query_params, refusal_message, use_console, link
 from web.forms import FormError, StructForm, fields_of
 from web.i18n import permission_text, region_text, tier_text
@@ -20,7 +19,6 @@ from workflows.domain.permissions import PERMISSIONS
 from workflows.domain.policy import DEFAULT_POLICY, Subject
 from workflows.domain.regions import DEFAULT_REGIONS, PRODUCT_CATEGORIES
 from workflows.price_change import price_change_route
-from workflows.process import ProcessConfig
 from workflows.registry import BY_KIND
 
 STARTABLE = ("permission-grant", "promotion", "fund-operation", "account-ban", "product-listing", "price-change", "admin-appointment")
@@ -121,28 +119,10 @@ def overrides_for(kind: str, console: Console, admins: list[dict[str, Any]]) -> 
 
 
 async def start(console: Console, kind: str, decoded: Any) -> str:
-    """Check as the API does, then start; returns the process id or raises FormError."""
-    spec = BY_KIND[kind]
-    actor = console.actor
-    region = getattr(decoded, "region", None)
-    subject = Subject(kind=kind, region=region if isinstance(region, str) else None, owners=(actor.id,))
-    decision = console.can(spec.start_permission, subject)
-    if not decision.allowed and decision.code in DEFINITE_DENIALS:
-        raise FormError(console.t("refusal", message=refusal_message(decision.code, decision.reason_zh if console.lang == "zh" else decision.reason, console.lang)))
-    if spec.validate_start is not None:
-        problem = spec.validate_start(decoded, actor)
-        if problem is not None:
-            raise FormError(console.t("refusal", message=refusal_message(problem[0], problem[1], console.lang)))
+    """Start through the command layer (as the API does); returns the process id or raises FormError."""
     try:
-        client = await console.temporal()
-        settings = console.settings
-        process_id = await start_process(
-            client, spec, by=actor, body=decoded, key=uuid.uuid4().hex[:12], task_queue=settings.task_queue,
-            config=ProcessConfig(search_attributes=settings.search_attributes),
-        )
+        process_id = await commands.start(await console.target(), console.requester, BY_KIND[kind], decoded)
     except ApiError as exc:
-        raise FormError(refusal_message(exc.code, exc.reason, console.lang)) from None
-    except ProcessError as exc:
         raise FormError(console.t("refusal", message=refusal_message(exc.code, exc.reason, console.lang))) from None
     LIVE.publish("tasks", "audit")
     return process_id

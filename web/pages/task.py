@@ -10,16 +10,15 @@ from reactpy import component, html, use_effect, use_location, use_state
 
 from activities.merchants import DOCUMENT_NAMES
 from activities.risk.store import joined_findings
+from api import commands
 from api.errors import ApiError
 from infra.db.inbox import get_task, visible
-from infra.temporal.processes import ProcessError, act
 from web.console import Console, may_offer, query_params, refusal_message, use_console, use_live, link
 from web.evidence import evidence_view
 from web.forms import FormError, StructForm, fields_of, readable_validation
 from web.i18n import action_text, kind_text, region_text, status_text, step_text, tier_text
 from web.live import LIVE
 from web.pages.inbox import claim_tasks, due_state
-from workflows.process import ActInput
 from workflows.registry import BY_KIND
 
 
@@ -75,15 +74,11 @@ async def submit_action(console: Console, row: dict[str, Any], action: str, body
     """Act through the workflow; a refusal comes back as a FormError with the workflow's words."""
     try:
         client = await console.temporal()
+        result = await commands.act(
+            client, console.requester, BY_KIND[row["kind"]], row["process_id"], action, body,
+            task_id=row["task_id"], request_id=console.request_id(),
+        )
     except ApiError as exc:
-        raise FormError(refusal_message(exc.code, exc.reason, console.lang)) from None
-    payload = ActInput(
-        actor=console.actor, action=action, request_id=console.request_id(), task_id=row["task_id"],
-        body=body, source=console.source,
-    )
-    try:
-        result = await act(client, row["process_id"], payload)
-    except ProcessError as exc:
         fields: dict[str, str] = {}
         if exc.code == "invalid_body":
             name, words = readable_validation(exc.reason, console.lang)
