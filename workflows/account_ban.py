@@ -79,6 +79,8 @@ class AccountBanWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[BanInput]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         request = params.body
         found = await self._activity("load_buyer", BuyerRef(code=request.buyer))
         region = found["region"] if found else request.region
@@ -189,4 +191,5 @@ SPEC = WorkflowSpec(
     description="A regional admin requests a buyer's ban and a super approves; a super may ban directly; one appeal.",
     validate_start=check_ban_request,
     example={"buyer": "B00042", "region": "game-cards", "reason": "同一账号短时间内大量小额刷单", "evidence": {"orders": 37}},
+    platform_start=True,
 )

@@ -77,6 +77,8 @@ class AdminAppointmentWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[AppointInput]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         body = params.body
         found = msgspec.convert(
             await self._activity("load_appointee", AppointeeQuery(username=body.admin, regions=body.regions)), Appointee

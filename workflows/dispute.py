@@ -102,19 +102,26 @@ def _yuan(cents: int) -> str:
 class DisputeWorkflow(Process):
     KIND = "dispute"
     ACTIONS = (
-        ActionSpec("resolve", DecisionInput, "disputes.mediate", "调解结案", "Resolve", {"refund_amount": 3_000, "reason": "双方同意部分退款"}),
-        ActionSpec("escalate", EscalateInput, "disputes.mediate", "升级裁决", "Escalate", {"reason": "双方各执一词，调解不成"}),
-        ActionSpec("rule", DecisionInput, "disputes.rule", "裁决", "Rule", {"refund_amount": 12_000, "reason": "商家未能证明已发货，全额退款"}),
-        ActionSpec("uphold", UpholdInput, "disputes.rule_appeal", "维持原裁决", "Uphold", {"reason": "申诉理由不成立"}),
+        ActionSpec("resolve", DecisionInput, "disputes.mediate", "调解结案", "Resolve", {"refund_amount": 3_000, "reason": "双方同意部分退款"}, role="mediator"),
+        ActionSpec("escalate", EscalateInput, "disputes.mediate", "升级裁决", "Escalate", {"reason": "双方各执一词，调解不成"}, role="mediator"),
+        ActionSpec("rule", DecisionInput, "disputes.rule", "裁决", "Rule", {"refund_amount": 12_000, "reason": "商家未能证明已发货，全额退款"}, role="ruler"),
+        ActionSpec(
+            "uphold", UpholdInput, "disputes.rule_appeal", "维持原裁决", "Uphold", {"reason": "申诉理由不成立"},
+            role="appeal_judge", independent_of=("mediator", "ruler"),
+        ),
         ActionSpec(
             "overturn", DecisionInput, "disputes.rule_appeal", "改判", "Overturn",
             {"refund_amount": 6_000, "reason": "证据显示部分点卡已使用，改判退一半"},
+            role="appeal_judge", independent_of=("mediator", "ruler"),
         ),
     )
+
     PLATFORM_EVENTS = {"merchant_response": MerchantResponse, "appeal": AppealInput}
 
     @workflow.run
     async def run(self, params: Start[DisputeInput]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         claim = self.claim = params.body
         self.code = claim.dispute_code
         self.configure(params.config, None)
@@ -264,6 +271,7 @@ class DisputeWorkflow(Process):
             ),
             key=self.code,
             config=self._config,
+            case=self.case(),  # the refund's checkers are none of the case's deciders
         )
         child_id = fund_operation_id(start)
         self._step = "refund_review"
@@ -322,4 +330,5 @@ SPEC = WorkflowSpec(
     ),
     validate_start=check_claim,
     example={"dispute_code": "D00123", "order_code": "O0001234", "reason": "点卡卡密无效，已充值失败", "amount_claimed": 10_000},
+    platform_start=True,
 )

@@ -63,6 +63,10 @@ class VetoInput(msgspec.Struct, frozen=True, kw_only=True):
     reason: Annotated[str, msgspec.Meta(min_length=2, max_length=2000)]
 
 
+CASE_DECIDERS = ("mediator", "ruler", "appeal_judge")
+"""The deciders of a dispute a refund's checker must be independent of."""
+
+
 def fund_operation_id(start: Start[FundOperationInput]) -> str:
     if start.body.operation == "refund" and start.body.dispute_code:
         return f"fund-operation-refund-{start.body.dispute_code}"
@@ -95,8 +99,11 @@ def _yuan(cents: int) -> str:
 class FundOperationWorkflow(Process):
     KIND = "fund-operation"
     ACTIONS = (
-        ActionSpec("approve", ApproveInput, "funds.approve", "复核通过", "Approve", {"reason": "金额与结算单一致"}),
-        ActionSpec("reject", RejectInput, "funds.approve", "复核驳回", "Reject", {"reason": "结算单金额不符"}),
+        # A refund's checkers took no part in the dispute that awarded it (its maker is excluded too).
+        ActionSpec("approve", ApproveInput, "funds.approve", "复核通过", "Approve", {"reason": "金额与结算单一致"},
+                   role="checker", independent_of=CASE_DECIDERS),
+        ActionSpec("reject", RejectInput, "funds.approve", "复核驳回", "Reject", {"reason": "结算单金额不符"},
+                   role="checker", independent_of=CASE_DECIDERS),
         ActionSpec("veto", VetoInput, "funds.veto", "一票否决", "Veto", {"reason": "大促期间暂停费率调整"}, standing=True),
     )
 
@@ -104,9 +111,12 @@ class FundOperationWorkflow(Process):
     async def run(self, params: Start[FundOperationInput]) -> dict:
         op = params.body
         self.configure(params.config, None)
+        self.join_case(params)
         problem = check_proposal(op, params.by, from_dispute=workflow.info().parent is not None)
         if problem is not None or params.by is None:
             return await self.finish("rejected", problem[1] if problem else "", code=problem[0] if problem else "")
+        if (refused := await self.admit(params)) is not None:  # after its own, more telling, check
+            return refused
         self.maker, self.op = params.by, op
         context = msgspec.convert(
             await self._activity("load_fund_context", FundContextQuery(operation=op.operation, account=op.account)), FundContext

@@ -85,6 +85,8 @@ class MerchantOnboardingWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[MerchantApplication]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         app = params.body
         self.app = app
         self.checks: MerchantChecks | None = None
@@ -259,4 +261,5 @@ SPEC = WorkflowSpec(
             {"kind": "card_issuer_authorization", "ref": "docs/M0100/issuer.pdf"},
         ],
     },
+    platform_start=True,
 )

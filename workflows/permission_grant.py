@@ -68,6 +68,8 @@ class PermissionGrantWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[RequestGrantInput]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         request = self._request = params.body
         if params.by is None:
             return await self.finish("rejected", "a grant needs a requesting admin")

@@ -57,6 +57,8 @@ class PriceChangeWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[PriceChangeRequest]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         change = params.body
         by = params.by
         product = msgspec.convert(await self._activity("load_product", change.sku), ProductFacts)

@@ -27,6 +27,8 @@ STATUS = SearchAttributeKey.for_keyword("KamengStatus")
 
 SYSTEM = Actor(id="system", tier="system")
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ADMIT = "admit-start"
+"""The patch from which every process checks its own start (``Process.admit``)."""
 LOCAL_WRITES = "local-writes"
 """The patch that moved a step's writes from activities to local activities."""
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
@@ -61,6 +63,9 @@ class Start(msgspec.Struct, Generic[T], frozen=True, kw_only=True, omit_defaults
     config: ProcessConfig = ProcessConfig()
     resume: dict[str, Any] | None = None
     """State carried across continue-as-new."""
+    case: dict[str, tuple[str, ...]] = {}
+    """Who took which part in the case so far (role -> admins), from the process that opened
+    this one: ``ActionSpec.independent_of`` is checked against it."""
 
 
 class ActInput(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -196,6 +201,8 @@ class Process:
 
     KIND: ClassVar[str] = ""
     ACTIONS: ClassVar[tuple[ActionSpec, ...]] = ()
+    SPEC: ClassVar[Any] = None
+    """The kind's ``WorkflowSpec`` (set by the spec itself)."""
 
     def __init__(self) -> None:
         self._tasks: dict[str, TaskState] = {}
@@ -218,6 +225,8 @@ class Process:
         self._writes: list[Write] = []
         """Writes deferred until the process next waits (``write``, ``flush``)."""
         self._flushing = asyncio.Lock()
+        self._case: dict[str, tuple[str, ...]] = {}
+        """The case's roles and who held them (``Start.case`` and this process's own decisions)."""
 
     # ----- reading -------------------------------------------------------------------------
 
@@ -283,9 +292,64 @@ class Process:
                 "tier_too_low",
                 f"this task is with the {task.tier} tier; a {actor.tier} admin cannot act on it",
             )
-        decision = DEFAULT_POLICY.can(actor, action.permission, task.subject, now=workflow.now())
+        subject = task.subject
+        if action.independent_of:
+            subject = msgspec.structs.replace(subject, independent_of=self.case_roles(action.independent_of))
+        decision = DEFAULT_POLICY.can(actor, action.permission, subject, now=workflow.now())
         if not decision.allowed:
             raise reject(decision.code, decision.reason)
+
+    # ----- the start -----------------------------------------------------------------------
+
+    async def admit(self, params: Start) -> dict[str, Any] | None:
+        """Check the start as the command layer does, from the facts the input carries: a
+        process started around the API (straight on Temporal, with no admin where the kind
+        needs one, or an admin the policy does not let start it) is refused and audited
+        instead of acting. The kind's own start rules (``validate_start``) the process checks
+        itself, as it goes.
+        Returns the finished result to return, or None to go on. A child process's start was
+        checked by its parent; a process continued as new was admitted when it began."""
+        spec = self.SPEC
+        if spec is None or params.resume is not None or workflow.info().parent is not None or not workflow.patched(ADMIT):
+            return None
+        by = params.by
+        body = params.body
+        problem: tuple[str, str] | None = None
+        if by is None:
+            if not spec.platform_start:
+                problem = ("starter_required", f"a {spec.kind} process is started by an admin")
+        else:
+            region = getattr(body, "region", None)
+            decision = DEFAULT_POLICY.holds(
+                by, spec.start_permission, region=region if isinstance(region, str) else None, now=workflow.now()
+            )
+            if not decision.allowed:
+                problem = (decision.code, decision.reason)
+        if problem is None:
+            return None
+        code, reason = problem
+        self.configure(params.config, None)
+        await self.audit(f"{self.KIND}.start", "denied", actor=by or SYSTEM, reason=f"{code}: {reason}", key="start-denied")
+        return await self.finish("rejected", reason, code=code)
+
+    # ----- the case ------------------------------------------------------------------------
+
+    def join_case(self, params: Start) -> None:
+        """Take over the roles of the case this process was opened in."""
+        for role, holders in params.case.items():
+            self._case[role] = tuple(dict.fromkeys((*self._case.get(role, ()), *holders)))
+
+    def took_part(self, role: str, actor: Actor) -> None:
+        if role and actor.id != SYSTEM.id:
+            self._case[role] = tuple(dict.fromkeys((*self._case.get(role, ()), actor.id)))
+
+    def case_roles(self, roles: tuple[str, ...] | None = None) -> tuple[tuple[str, str], ...]:
+        """(role, admin) pairs of the case, for ``roles`` or all."""
+        return tuple((role, holder) for role, holders in self._case.items() if roles is None or role in roles for holder in holders)
+
+    def case(self) -> dict[str, tuple[str, ...]]:
+        """The roles to hand to a process this one opens (``Start.case``)."""
+        return dict(self._case)
 
     @workflow.update(name="act")
     async def act(self, request: ActInput) -> ActionResult:
@@ -582,6 +646,9 @@ class Process:
             except asyncio.TimeoutError:
                 await self._on_time(task, timing)
         decision = task.decision
+        spec = self._action_spec(decision.action)
+        if spec is not None:
+            self.took_part(spec.role, decision.actor)
         await self._close(task, decision)
         self._timeline.append(
             TimelineEntry(at=decision.at, actor=decision.actor.id, action=decision.action, step=step, detail=decision.reason)

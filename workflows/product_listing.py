@@ -66,6 +66,8 @@ class ProductListingWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[ListingRequest]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         item = params.body
         starter = params.by
         await self.start(starter, f"{item.name}（{item.sku}）{yuan(item.price)} 元 申请上架", params.config, item.region)
@@ -143,4 +145,5 @@ SPEC = WorkflowSpec(
     description="A merchant's product enters review: standard goods inside the region's price band go to a normal admin, the rest to the regional admin.",
     validate_start=check_listing,
     example={"merchant": "M0003", "sku": "P09001", "name": "网易一卡通100元", "category": "point_card", "price": 9600, "region": "game-cards"},
+    platform_start=True,
 )

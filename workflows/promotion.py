@@ -87,6 +87,8 @@ class PromotionWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[NominateInput]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         body = params.body
         self.nominator = params.by
         if params.resume is not None:

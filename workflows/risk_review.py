@@ -92,6 +92,8 @@ class RiskReviewWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[RiskSignalInput]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         signal = params.body
         await self.start(params.by, f"{SIGNALS_ZH[signal.signal]}：{SUBJECTS_ZH[signal.subject_kind]} {signal.subject}（{signal.score:.2f}）", params.config, signal.region)
         problem = check_signal(signal, params.by, workflow.now())
@@ -160,4 +162,5 @@ SPEC = WorkflowSpec(
         "explanation": "40 分钟内向同一商家下单 16 笔小额点卡，远超该买家历史基线（日均 0.3 笔）",
         "evidence": [{"order": "O000123", "amount": 1000, "at": "2026-11-20T14:03:00Z"}],
     },
+    platform_start=True,
 )

@@ -80,6 +80,8 @@ class RiskRuleChangeWorkflow(Process):
 
     @workflow.run
     async def run(self, params: Start[RiskRuleChangeInput]) -> dict:
+        if (refused := await self.admit(params)) is not None:
+            return refused
         body = params.body
         self.configure(params.config, None)
         problem = check_rule_change(body, params.by, workflow.now())

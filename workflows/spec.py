@@ -21,6 +21,13 @@ class ActionSpec:
     """A realistic body the live app accepts (shown in the OpenAPI document)."""
     standing: bool = False
     """Taken on the process itself (no inbox task), e.g. revoking an active grant."""
+    role: str = ""
+    """The part its decider takes in the case (``ruler``, ``appeal_judge``): recorded when
+    the action is taken, and handed to the processes the case opens."""
+    independent_of: tuple[str, ...] = ()
+    """Roles of the case (this process and the ones it was opened from) whose holders may not
+    take this action: separation of duties across the whole case (the policy refuses them
+    with ``not_independent``)."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +46,16 @@ class WorkflowSpec:
     validate_start: Callable[[Any, Any], tuple[str, str] | None] | None = None
     """(body, actor) -> (code, reason) when the request cannot be filed; checked before start."""
     extra: dict[str, Any] = field(default_factory=dict)
+    platform_start: bool = False
+    """Started by the platform with no admin (intake, a risk signal): a start without one is
+    refused for every other kind (``Process.admit``)."""
     also_checks: tuple[str, ...] = ()
     """Permissions the process asks the policy about for its starter or an actor beyond its
     start and action permissions (a reviewer who may also request a ban, say)."""
+
+    def __post_init__(self) -> None:
+        # The process class knows its spec: the workflow checks its own start against it.
+        self.workflow.SPEC = self
 
     @cached_property
     def permissions(self) -> frozenset[str]:

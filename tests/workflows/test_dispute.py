@@ -348,3 +348,62 @@ async def test_refund_threshold_is_configurable(demo):
         assert (await activities.load_dispute_context(DisputeContextQuery(order_code=order))).refund_threshold == 20_000
     finally:
         await PlatformMeta.delete().where(PlatformMeta.key == REFUND_THRESHOLD_KEY)
+
+
+async def test_the_appeal_judge_is_not_a_checker_of_the_refund_the_case_awards(harness, demo):
+    """Found in use: the super who upheld an appeal was accepted as one of the two checkers of
+    that dispute's refund. Separation of duties holds over the whole case: the refund's fund
+    operation is told who ruled and who judged the appeal, and refuses them as checkers."""
+    order = await new_order("east-china", "game-cards", amount=100_000)
+    body = claim(order, amount=100_000)
+    pid = await harness.start("dispute", None, body, timings={**SHORT_RESPONSE, **SHORT_APPEAL})
+    await step(harness, pid, "merchant_response")
+    await platform(harness, pid, "merchant_response", {"statement": "买家已使用点卡"})
+    await step(harness, pid, "rule")
+    await harness.act(pid, await actor("regional-east-china"), "rule", {"refund_amount": 90_000, "reason": "卡密大多无效"})
+    await step(harness, pid, "appeal_window")
+    await platform(harness, pid, "appeal", {"appellant": "merchant", "reason": "卡密已全部兑换"})
+    await step(harness, pid, "appeal")
+    judge = await actor("super-2")
+    await harness.act(pid, judge, "uphold", {"reason": "商家举证不足"})
+    await step(harness, pid, "refund_review")
+
+    child = f"fund-operation-refund-{body.dispute_code}"
+    view = await step(harness, child, "approve")
+    assert view.tasks[0].evidence["maker"] == "regional-east-china"
+    with pytest.raises(ProcessError) as appeal_judge:
+        await harness.act(child, judge, "approve", {"reason": "同意"})
+    assert appeal_judge.value.code == "not_independent" and "appeal judge" in appeal_judge.value.reason
+    with pytest.raises(ProcessError) as judge_rejects:
+        await harness.act(child, judge, "reject", {"reason": "不同意"})
+    assert judge_rejects.value.code == "not_independent"
+    first = view.tasks[0].task_id
+    await harness.act(child, await actor("super-3"), "approve", {"reason": "核对无误"})
+    await harness.wait_for(child, lambda v: v.tasks and v.tasks[0].task_id != first)
+    with pytest.raises(ProcessError) as again:
+        await harness.act(child, judge, "approve", {})
+    assert again.value.code == "not_independent"
+    await harness.act(child, await actor("station-master"), "approve", {"reason": "同意"})
+    outcome = await harness.result(pid)
+    assert outcome["refund"]["status"] == "executed"
+    (entry,) = await LedgerEntry.select().where(LedgerEntry.operation_id == child)
+    assert entry["approved_by"] == "super-3,station-master"
+
+
+def test_every_case_decision_names_the_roles_it_must_be_independent_of():
+    """The pairs the specs declare: appeal judge ≠ mediator or ruler; a refund's checker ≠ any
+    of the dispute's deciders (its maker is excluded as the proposer)."""
+    from workflows.registry import BY_KIND
+
+    dispute, funds = BY_KIND["dispute"], BY_KIND["fund-operation"]
+    assert {a.name: a.role for a in dispute.actions} == {
+        "resolve": "mediator", "escalate": "mediator", "rule": "ruler", "uphold": "appeal_judge", "overturn": "appeal_judge",
+    }
+    for name in ("uphold", "overturn"):
+        assert set(dispute.action(name).independent_of) == {"mediator", "ruler"}
+    for name in ("approve", "reject"):
+        assert set(funds.action(name).independent_of) == {"mediator", "ruler", "appeal_judge"}
+    roles = {a.role for spec in BY_KIND.values() for a in spec.actions if a.role}
+    for spec in BY_KIND.values():
+        for action in spec.actions:
+            assert set(action.independent_of) <= roles, (spec.kind, action.name)

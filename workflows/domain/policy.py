@@ -72,6 +72,10 @@ class Subject(msgspec.Struct, frozen=True, kw_only=True):
     """Who asked for it: never the one who approves it."""
     excluded: tuple[str, ...] = ()
     """Admins who may not act on it at all (the nominee, the nominator, the maker)."""
+    independent_of: tuple[tuple[str, str], ...] = ()
+    """(role, admin) pairs: who took which part earlier in the case; the action's deciders
+    must be none of them (an appeal judge is not the first ruler, a refund's checker not the
+    appeal judge)."""
     subject_tier: str | None = None
     """The tier of the admin the action is about (a nominee, a grant's requester)."""
     permission: str | None = None
@@ -150,6 +154,40 @@ class Policy:
                 return ceiling
         return decision
 
+    def holds(self, actor: Actor, action: str, *, region: str | None = None, now: datetime | None = None) -> Decision:
+        """Whether the actor holds ``action`` at all (their tier's cell or a live grant), for a
+        subject in ``region`` when it is known: what ``can()`` answers before it looks at the
+        subject's conditions, for a caller that knows no more of the subject than its region."""
+        perm = self.permissions.get(action)
+        if perm is None:
+            return _deny("unknown_action", f"unknown action {action!r}", f"未知操作 {action}")
+        if not actor.active:
+            return _deny("inactive", "this admin account is not active", "该管理员账号已停用")
+        sources = []
+        cell = self._cells.get((actor.tier, action))
+        if cell is not None:
+            sources.append((cell.scope, actor.regions, None))
+        for grant in actor.grants:
+            if grant.permission == action and now is not None and grant.active_at(now):
+                sources.append((grant.scope, grant.regions or actor.regions, grant))
+        for scope, regions, grant in sources:
+            if scope is not Scope.REGION or region is None or region in regions:
+                return Decision(
+                    allowed=True, code="allowed", scope=scope, grant_id=grant.id if grant is not None and grant.id else None,
+                    reason=f"{self._tier_en(actor.tier)} holds {action} ({scope.value})",
+                    reason_zh=f"{self._tier_zh(actor.tier)}拥有「{perm.name_zh}」权限",
+                )
+        if sources:
+            return _deny("out_of_region", f"region {region} is outside {', '.join(actor.regions) or 'no region'}", f"对象属于「{region}」，不在你的管辖区域内")
+        for grant in actor.grants:
+            if grant.permission == action and now is not None:
+                return self._inactive_grant(grant, now)
+        return _deny(
+            "no_permission",
+            f"a {self._tier_en(actor.tier)} does not hold {action} ({perm.name_en})",
+            f"{self._tier_zh(actor.tier)}没有「{perm.name_zh}」权限",
+        )
+
     def delegation_ceiling(self, approver: Actor, subject: Subject) -> Decision | None:
         """Why ``approver`` may not hand ``subject.permission`` over ``subject.grant_scope``
         (and ``grant_regions``) to the subject's requester, or None when they may.
@@ -222,6 +260,13 @@ class Policy:
                 f"{actor.id} is a party to this {subject.kind or 'case'} and may not act on it",
                 f"{actor.id} 是本事项的当事人，不能处理",
             )
+        for role, holder in subject.independent_of:
+            if holder == actor.id:
+                return _deny(
+                    "not_independent",
+                    f"{actor.id} was this case's {role.replace('_', ' ')} and may not also decide this step",
+                    f"{actor.id} 已在本案中担任「{role}」，不能再处理此环节（职责分离）",
+                )
         if perm.approval and subject.requester is not None and subject.requester == actor.id:
             return _deny(
                 "self_approval",
@@ -300,8 +345,10 @@ class Policy:
         rule = view.rules.get(action)
         if rule is None:
             return False
-        if subject.excluded or subject.requester is not None:
+        if subject.excluded or subject.requester is not None or subject.independent_of:
             if actor.id in subject.excluded or (subject.requester == actor.id and action in self._approvals):
+                return False
+            if any(holder == actor.id for _, holder in subject.independent_of):
                 return False
         if rule.__class__ is _Conditional:
             holds = self._holds
