@@ -128,6 +128,7 @@ class PermissionGrantWorkflow(Process):
                     process_id=self.process_id,
                 ),
             )
+            self._status, self._step = "active", "active"  # what the process's row says from now on too
             await self.audit("permission-grant.activated", "active", reason=f"until {state.ends_at.isoformat()}", after={"ends_at": state.ends_at.isoformat()})
         else:
             self.configure(params.config, region)

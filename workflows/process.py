@@ -791,6 +791,7 @@ class Process:
                 outcome=outcome, reason=reason, region=self._region, process_id=self.process_id,
                 after=after, at=workflow.now(),
                 dedup_key=f"{self.process_id}:{key or action}:{workflow.info().run_id}",
+                process_status=self._status, process_step=self._step,
             ),
         )
 

@@ -90,8 +90,10 @@ async def record_event(record: AuditRecord, *, step: str | None = None, named: t
     if joined:
         row.parties = row.parties + list(dict.fromkeys(joined))
         values[ProcessState.parties] = row.parties
-    if step is not None:
-        values[ProcessState.step] = step[:64]
+    if record.process_status is not None:
+        values[ProcessState.status] = record.process_status[:32]
+    if step is not None or record.process_step is not None:
+        values[ProcessState.step] = (step or record.process_step or "")[:64]
     if _is_finish(record):
         values |= {
             ProcessState.status: record.outcome[:32],

@@ -28,6 +28,10 @@ class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime | None = None
     dedup_key: str | None = None
     """Writing the same key twice records one event (activities retry)."""
+    process_status: str | None = None
+    process_step: str | None = None
+    """The process's status and step as it audits this event, for its row (what its live view
+    says at that moment); not part of the chained event."""
 
 
 class ActionView(msgspec.Struct, frozen=True):
