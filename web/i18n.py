@@ -331,6 +331,7 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
     "appeal_window": ("申诉期", "Appeal window"),
     "appeal": ("申诉终审", "Appeal"),
     "refund_review": ("退款复核", "Refund review"),
+    "refund_refused": ("退款复核未通过", "Refund refused"),
     "request": ("封禁申请", "Ban request"),
 }
 
@@ -360,6 +361,10 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     "merchant_silent": ("商家未回应", "Merchant did not respond"),
     "merchant_responded": ("商家已回应", "Merchant responded"),
     "refund_review": ("退款进入双人复核", "Refund to dual review"),
+    "refund_refused": ("退款复核未通过，退回裁决级别", "Refund refused, back to its tier"),
+    "no_refund": ("记录不予退款", "No refund, with the reason"),
+    "ceiling_revoked": ("超出授权上限，已撤销", "Revoked: above the delegation ceiling"),
+    "lockout": ("登录失败过多，已锁定", "Locked after failed sign-ins"),
     "requested": ("申请封禁", "Ban requested"),
     "direct": ("直接封禁", "Banned directly"),
     "applied": ("改价生效", "Price applied"),
@@ -559,6 +564,8 @@ CODE_TEXT: dict[str, tuple[str, str]] = {
     "already_started": ("该流程已经发起过了", "this process was already started"),
     "temporal_unavailable": ("流程服务暂时无法连接", "the workflow service is unreachable"),
     "refund_too_high": ("退款金额超过订单金额", "the refund exceeds the order"),
+    "refund_not_smaller": ("重新提出的退款须少于被驳回的金额，或记录不予退款", "propose less than the refund refused, or record why none is paid"),
+    "starter_required": ("该流程须由管理员发起", "this process is started by an admin"),
     "unknown_region": ("没有这个区域", "no such region"),
     "unknown_category": ("没有这个类目", "no such category"),
     "grant_expired": ("临时权限已过期", "the grant has expired"),

@@ -21,11 +21,15 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.disputes import DisputeContext, DisputeContextQuery, DisputeOpen, DisputeOpened, DisputeUpdate
     from activities.funds import FundExecuted, FundExecution
-    from workflows.domain.policy import Actor, Subject
+    from workflows.domain.policy import DEFAULT_POLICY, Actor, Subject
     from workflows.fund_operation import FundOperationInput, fund_operation_id
     from workflows.process import Decided, Process, Start
     from workflows.spec import ActionSpec, WorkflowSpec
 
+FOLLOW_THROUGH = "refund-follow-through"
+"""The patch after which a refused refund comes back to the tier that awarded it."""
+REFUSED = ("rejected", "vetoed", "lapsed")
+"""How a refund's fund operation ends unpaid."""
 OUTCOME_ZH = {"resolved": "调解结果", "ruled": "裁决", "appealed": "终审结果"}
 
 
@@ -58,6 +62,19 @@ class DecisionInput(msgspec.Struct, frozen=True, kw_only=True):
     refund_amount: Annotated[int, msgspec.Meta(ge=0)] = 0
     """In cents, at most the order amount; 0 dismisses the claim."""
     reason: Annotated[str, msgspec.Meta(min_length=2, max_length=2000)]
+
+
+class RefundInput(msgspec.Struct, frozen=True, kw_only=True):
+    """A refused refund proposed again: smaller than the one refused."""
+
+    refund_amount: Annotated[int, msgspec.Meta(gt=0)]
+    reason: Annotated[str, msgspec.Meta(min_length=2, max_length=2000)]
+
+
+class NoRefundInput(msgspec.Struct, frozen=True, kw_only=True):
+    """Why the dispute ends with no refund paid after its refund was refused."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=4, max_length=2000)]
 
 
 class UpholdInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,6 +131,15 @@ class DisputeWorkflow(Process):
             {"refund_amount": 6_000, "reason": "证据显示部分点卡已使用，改判退一半"},
             role="appeal_judge", independent_of=("mediator", "ruler"),
         ),
+        # A refund its dual review refused comes back to the tier that awarded it.
+        ActionSpec(
+            "repropose_refund", RefundInput, "disputes.mediate", "重新提出退款", "Propose a smaller refund",
+            {"refund_amount": 40_000, "reason": "复核驳回后按已核实部分退款"}, role="ruler",
+        ),
+        ActionSpec(
+            "record_no_refund", NoRefundInput, "disputes.mediate", "记录不予退款", "Record why none is paid",
+            {"reason": "复核认定商家举证充分，不予退款"},
+        ),
     )
 
     PLATFORM_EVENTS = {"merchant_response": MerchantResponse, "appeal": AppealInput}
@@ -161,11 +187,41 @@ class DisputeWorkflow(Process):
         ruling = await self._decide()
         ruling = await self._appeal_window(ruling)
         refund = await self._refund(ruling)
+        awarded = ruling.refund_amount
+        if refund["status"] in REFUSED and workflow.patched(FOLLOW_THROUGH):
+            refund, awarded = await self._refused_refund(ruling, refund)
         await self._update(ruling.outcome, self._resolution(ruling, refund), refund_amount=refund["amount"])
         return await self.finish(
-            ruling.outcome, ruling.reason, decided_by=ruling.by.id, refund_awarded=ruling.refund_amount,
+            ruling.outcome, ruling.reason, decided_by=ruling.by.id, refund_awarded=awarded,
             refund=refund, appeal=self.appeal, cross_region=self.cross_region,
         )
+
+    async def _refused_refund(self, ruling: Ruling, refund: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """A refund its dual review refused (rejected, vetoed, lapsed) goes back to the tier
+        whose decision awarded it, as a task: propose a smaller refund (paid at once under the
+        threshold, reviewed again above it) or record why none is paid. Never a silent end."""
+        attempt, awarded = 1, ruling.refund_amount
+        tier = ruling.by.tier if ruling.by.tier in DEFAULT_POLICY.ladder else "regional"
+        while refund["status"] in REFUSED:
+            self._refused_amount = awarded
+            self._step = "refund_refused"
+            await self.audit("dispute.refund_refused", refund["status"], reason=refund.get("reason", ""),
+                             after={"fund_operation": refund.get("operation_id"), "awarded": awarded})
+            decided = await self.human_step(
+                "refund_refused",
+                title=f"纠纷退款复核未通过：{self.code}（{_yuan(awarded)}），请重新提出或记录不予退款",
+                tier=tier, actions=("repropose_refund", "record_no_refund"), subject=self.subject,
+                evidence={**self._evidence(), "refund": refund, "awarded": awarded, "attempt": attempt},
+            )
+            if decided.action != "repropose_refund":
+                reason = decided.reason or "no decision"
+                await self.audit("dispute.no_refund", "recorded", actor=decided.actor, reason=reason)
+                return {**refund, "amount": 0, "awarded": awarded, "no_refund": {"by": decided.actor.id, "reason": reason}}, awarded
+            body = decided.as_(RefundInput)
+            attempt, awarded = attempt + 1, body.refund_amount
+            again = Ruling(outcome=ruling.outcome, by=decided.actor, refund_amount=awarded, reason=body.reason, step="refund_refused", at=decided.at)
+            refund = await self._refund(again, attempt)
+        return refund, awarded
 
     async def _merchant_response(self) -> MerchantResponse | None:
         """Wait for the merchant's answer; a reminder goes out before the window closes."""
@@ -245,7 +301,7 @@ class DisputeWorkflow(Process):
             return msgspec.structs.replace(ruling, outcome="appealed", reason=f"{ruling.reason}（终审维持：{decided.reason}）")
         return Ruling.of("appealed", decided, "appeal")
 
-    async def _refund(self, ruling: Ruling) -> dict[str, Any]:
+    async def _refund(self, ruling: Ruling, attempt: int = 1) -> dict[str, Any]:
         amount, threshold = ruling.refund_amount, self.ctx.refund_threshold
         if amount == 0:
             return {"status": "none", "amount": 0}
@@ -267,7 +323,7 @@ class DisputeWorkflow(Process):
             by=ruling.by,
             body=FundOperationInput(
                 operation="refund", account=self.ctx.merchant_code, amount=amount, dispute_code=self.code,
-                reason=f"纠纷 {self.code} 退款（订单 {self.ctx.order_code}）：{ruling.reason}",
+                reason=f"纠纷 {self.code} 退款（订单 {self.ctx.order_code}）：{ruling.reason}", attempt=attempt,
             ),
             key=self.code,
             config=self._config,
@@ -310,6 +366,8 @@ class DisputeWorkflow(Process):
         }
 
     def check_action(self, task, actor, action, body):
+        if action == "repropose_refund" and body.refund_amount >= self._refused_amount:
+            return ("refund_not_smaller", f"propose less than the {_yuan(self._refused_amount)} refused, or record why none is paid")
         refund = getattr(body, "refund_amount", None)
         if refund is not None and refund > self.ctx.order_amount:
             return ("refund_too_high", f"a refund of {_yuan(refund)} exceeds the order's {_yuan(self.ctx.order_amount)}")

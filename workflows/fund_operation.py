@@ -49,6 +49,9 @@ class FundOperationInput(msgspec.Struct, frozen=True, kw_only=True):
     reason: Annotated[str, msgspec.Meta(min_length=4, max_length=2000)]
     dispute_code: str | None = None
     """For a refund: the dispute that awarded it."""
+    attempt: Annotated[int, msgspec.Meta(ge=1, le=10)] = 1
+    """For a refund: which proposal of the dispute this is (a refused refund may be proposed
+    again, smaller)."""
 
 
 class ApproveInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,7 +72,8 @@ CASE_DECIDERS = ("mediator", "ruler", "appeal_judge")
 
 def fund_operation_id(start: Start[FundOperationInput]) -> str:
     if start.body.operation == "refund" and start.body.dispute_code:
-        return f"fund-operation-refund-{start.body.dispute_code}"
+        again = f"-{start.body.attempt}" if start.body.attempt > 1 else ""
+        return f"fund-operation-refund-{start.body.dispute_code}{again}"
     return f"fund-operation-{start.key}"
 
 

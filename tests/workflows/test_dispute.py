@@ -272,12 +272,50 @@ async def test_large_refund_is_not_paid_when_its_review_lapses(harness, demo):
     await step(harness, pid, "merchant_response")
     await platform(harness, pid, "merchant_response", {"statement": "同意退款"})
     await step(harness, pid, "mediate")
-    await harness.act(pid, await actor("normal-game-items-2"), "resolve", {"refund_amount": 60_000, "reason": "全额退款"})
-    outcome = await harness.result(pid)  # the appeal window and the refund review both run out
+    mediator = await actor("normal-game-items-2")
+    await harness.act(pid, mediator, "resolve", {"refund_amount": 60_000, "reason": "全额退款"})
+    await step(harness, pid, "appeal_window")
+    await harness.skip(2 * H + timedelta(minutes=5))
+    await step(harness, f"fund-operation-refund-{body.dispute_code}", "approve")
+    await harness.skip(2 * H + timedelta(minutes=5))
+    # The appeal window and the refund review both run out: the award comes back to its tier
+    # (found in use: the dispute ended with an award nobody paid and nobody was asked about).
+    view = await step(harness, pid, "refund_refused")
+    task = view.tasks[0]
+    assert (task.tier, task.actions, task.evidence["refund"]["status"]) == ("normal", ["repropose_refund", "record_no_refund"], "lapsed")
+    await harness.act(pid, mediator, "record_no_refund", {"reason": "复核未能按时完成，转线下处理"})
+    outcome = await harness.result(pid)
     assert outcome["status"] == "resolved" and outcome["refund"]["status"] == "lapsed" and outcome["refund"]["amount"] == 0
+    assert outcome["refund"]["no_refund"] == {"by": "normal-game-items-2", "reason": "复核未能按时完成，转线下处理"}
     assert await LedgerEntry.count().where(LedgerEntry.operation_id == f"fund-operation-refund-{body.dispute_code}") == 0
     row = await dispute_row(body.dispute_code)
     assert row["refund_amount"] == 0 and row["resolution"]["refund"]["status"] == "lapsed" and row["resolution"]["refund_awarded"] == 60_000
+    assert {"dispute.refund_refused", "dispute.no_refund"} <= set(await audit_actions(pid))
+
+
+async def test_a_rejected_refund_is_proposed_again_smaller_and_paid(harness, demo):
+    order = await new_order("game-cards", "game-cards", amount=100_000)
+    body = claim(order, amount=100_000)
+    pid = await harness.start("dispute", None, body, timings={**SHORT_RESPONSE, **SHORT_APPEAL})
+    await step(harness, pid, "merchant_response")
+    await platform(harness, pid, "merchant_response", {"statement": "只同意部分"})
+    await step(harness, pid, "mediate")
+    mediator = await actor("normal-game-cards-1")
+    await harness.act(pid, mediator, "resolve", {"refund_amount": 90_000, "reason": "退九成"})
+    await step(harness, pid, "appeal_window")
+    await harness.skip(2 * H + timedelta(minutes=5))
+    child = f"fund-operation-refund-{body.dispute_code}"
+    await step(harness, child, "approve")
+    await harness.act(child, await actor("super-2"), "reject", {"reason": "金额过高，证据只支持部分"})
+    view = await step(harness, pid, "refund_refused")
+    with pytest.raises(ProcessError) as same:
+        await harness.act(pid, mediator, "repropose_refund", {"refund_amount": 90_000, "reason": "再试"})
+    assert same.value.code == "refund_not_smaller"
+    await harness.act(pid, mediator, "repropose_refund", {"refund_amount": 20_000, "reason": "按核实部分退款"})
+    outcome = await harness.result(pid)
+    assert outcome["refund"]["status"] == "executed" and outcome["refund"]["amount"] == 20_000 and outcome["refund_awarded"] == 20_000
+    (entry,) = await LedgerEntry.select().where(LedgerEntry.operation_id == f"{pid}:refund")
+    assert entry["amount"] == 20_000  # under the threshold: paid by the dispute itself
 
 
 async def test_expired_dispute_grant_is_refused(harness, demo):
@@ -398,6 +436,7 @@ def test_every_case_decision_names_the_roles_it_must_be_independent_of():
     dispute, funds = BY_KIND["dispute"], BY_KIND["fund-operation"]
     assert {a.name: a.role for a in dispute.actions} == {
         "resolve": "mediator", "escalate": "mediator", "rule": "ruler", "uphold": "appeal_judge", "overturn": "appeal_judge",
+        "repropose_refund": "ruler", "record_no_refund": "",
     }
     for name in ("uphold", "overturn"):
         assert set(dispute.action(name).independent_of) == {"mediator", "ruler"}
