@@ -9,6 +9,7 @@ from typing import Any
 
 from api.errors import ApiError
 from infra.db.tables import Admin, Buyer, Product
+from infra.db.tiers import ladder_from_db
 from workflows.domain.policy import Actor, Subject
 
 
@@ -30,6 +31,11 @@ async def _nominee(body: Any, actor: Actor) -> Subject:
     nominee = await Admin.select(Admin.tier, Admin.regions).where(Admin.username == body.nominee).first()
     if nominee is None:
         raise ApiError(404, "not_found", f"no admin {body.nominee}")
+    ladder = await ladder_from_db()
+    if body.target_tier in ladder:
+        full = ladder.check_capacity(body.target_tier, await Admin.count().where(Admin.tier == body.target_tier))
+        if full is not None:  # said now, not after weeks of assessment
+            raise ApiError(409, "tier_full", full)
     regions = nominee["regions"] or []
     region = regions[0] if len(regions) == 1 else None
     return Subject(kind="admin", id=body.nominee, region=region, subject_tier=nominee["tier"], owners=(actor.id,), excluded=(body.nominee,))

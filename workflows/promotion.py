@@ -42,6 +42,15 @@ class NominateInput(msgspec.Struct, frozen=True, kw_only=True):
     reviewers: tuple[str, ...]
 
 
+class WithdrawInput(msgspec.Struct, frozen=True, kw_only=True):
+    reason: Annotated[str, msgspec.Meta(min_length=2, max_length=2000)]
+
+
+FOLLOW_THROUGH = "nomination-follow-through"
+"""The patch from which a nomination into a full tier is refused at once and a running
+nomination can be withdrawn by its nominator or a super admin."""
+
+
 class ScoreInput(msgspec.Struct, frozen=True, kw_only=True):
     score: Annotated[int, msgspec.Meta(ge=0, le=100)]
     notes: Annotated[str, msgspec.Meta(max_length=4000)] = ""
@@ -83,6 +92,7 @@ class PromotionWorkflow(Process):
         ActionSpec("score", ScoreInput, "admins.review_promotion", "评分", "Score", {"score": 82, "notes": "分类准确，响应及时"}),
         ActionSpec("confirm", ConfirmInput, "admins.confirm_promotion", "确认晋升", "Confirm", {"reason": "考核合格"}),
         ActionSpec("decline", ConfirmInput, "admins.confirm_promotion", "不予晋升", "Decline", {"reason": "需再观察一个周期"}),
+        ActionSpec("withdraw", WithdrawInput, "admins.nominate", "撤回提名", "Withdraw the nomination", {"reason": "被提名人已调岗"}, standing=True),
     )
 
     @workflow.run
@@ -104,11 +114,23 @@ class PromotionWorkflow(Process):
         if problem is not None:
             return await self.finish("rejected", problem[1], code=problem[0])
         self.nominee = found[body.nominee]
+        follow = workflow.patched(FOLLOW_THROUGH)
+        if follow:  # a full tier is said now, not after weeks of assessment
+            seats = msgspec.convert(await self._activity("count_tier", TierRef(tier=body.target_tier)), TierHeadcount)
+            if seats.full is not None:
+                return await self.finish("rejected", seats.full, code="tier_full")
         await self._search(status="assessment")
         self._status, self._step = "assessment", "assessment"
         since = workflow.now()
-        await self.waiting()  # the nomination is written before the weeks of assessment
-        await workflow.sleep(self.timing("assessment").due)
+        if follow:
+            self.offer("withdraw", self._standing_subject(self.nominee))
+            event = await self.next_event(self.timing("assessment").due)
+            if event is not None:
+                return await self._withdrawn(event)
+            self.withdraw("withdraw")
+        else:
+            await self.waiting()  # the nomination is written before the weeks of assessment
+            await workflow.sleep(self.timing("assessment").due)
         state = PromotionResume(nominee=self.nominee, assessed_from=since, assessed_until=workflow.now())
         await self.audit("promotion.assessed", "assessed", reason=f"{since.isoformat()} – {state.assessed_until.isoformat()}")
         # The assessment may have lasted months: the reviews start on a fresh history.
@@ -134,6 +156,20 @@ class PromotionWorkflow(Process):
             if DEFAULT_POLICY.ladder.rank(reviewer.tier) < DEFAULT_POLICY.ladder.rank(nominee.tier):
                 return ("reviewer_not_allowed", f"{name} ranks below the nominee")
         return None
+
+    def _standing_subject(self, nominee: AdminInfo) -> Subject:
+        """What withdrawing the nomination is about: the nominee, whom the nominator outranks."""
+        return Subject(
+            kind="admin", id=nominee.username, region=self._region_of(nominee), subject_tier=nominee.tier,
+            owners=(self.nominator.id,) if self.nominator else (), excluded=(nominee.username,),
+        )
+
+    async def _withdrawn(self, event: Decided) -> dict:
+        self.handled(event)
+        self.withdraw("withdraw")
+        for task_id in self.open_task_ids():
+            self.withdraw_task(task_id, f"the nomination was withdrawn by {event.actor.id}")
+        return await self.finish("withdrawn", event.reason, withdrawn_by=event.actor.id, nominee=self.nominee.username)
 
     def _subject(self, nominee: AdminInfo, **extra) -> Subject:
         return Subject(
@@ -165,7 +201,26 @@ class PromotionWorkflow(Process):
         }
         self.scores: dict[str, int] = {}
         self.outcome: str | None = None
-        await asyncio.gather(*(self._review(name, body) for name in body.reviewers))
+        reviews = asyncio.gather(*(self._review(name, body) for name in body.reviewers))
+        if workflow.patched(FOLLOW_THROUGH):
+            self.offer("withdraw", self._standing_subject(self.nominee))
+            event: Decided | None = None
+            while not reviews.done():
+                watcher = asyncio.create_task(self.next_event(self.timing("review").due))
+                await workflow.wait([reviews, watcher], return_when=asyncio.FIRST_COMPLETED)
+                if watcher.done():
+                    if (event := watcher.result()) is not None:
+                        break
+                else:
+                    watcher.cancel()
+            self.withdraw("withdraw")
+            if event is not None:
+                self.outcome = "withdrawn"
+                for task_id in self.open_task_ids("review"):
+                    self.withdraw_task(task_id, f"the nomination was withdrawn by {event.actor.id}")
+                await reviews
+                return await self._withdrawn(event)
+        await reviews
         passed = sum(1 for s in self.scores.values() if s >= PASS_SCORE)
         result = {"nominee": self.nominee.username, "scores": dict(self.scores), "passing": passed, "quorum": QUORUM}
         await self.audit("promotion.reviewed", self.outcome or "not_passed", after=result)
@@ -230,6 +285,8 @@ class PromotionWorkflow(Process):
         return await self.finish("promoted", decided.reason, confirmed_by=decided.actor.id, tier=body.target_tier, **result)
 
     def check_action(self, task, actor, action, body):
+        if action == "withdraw" and actor.id != getattr(self.nominator, "id", None) and actor.tier != DEFAULT_POLICY.ladder.top.key:
+            return ("not_nominator", "only the nominator or a super admin withdraws a nomination")
         if task is not None and task.step == "review" and actor.id not in task.candidates:
             return ("not_reviewer", "only the reviewer this task names may score it")
         if task is not None and task.step == "confirm" and self.to_super and not actor.station_master:

@@ -183,3 +183,13 @@ async def test_acting_on_an_ended_process_is_409_process_ended_and_stays_404_out
     assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "not_found"
     missing = await api.post("/api/processes/permission-grant/permission-grant-nobody-x/actions/approve", json={}, headers=bearer(sup))
     assert missing.status_code == 404
+
+
+async def test_a_nomination_into_a_full_tier_is_refused_at_the_start(api):
+    sup = await login(api, "super-2")
+    body = {"nominee": "regional-game-cards", "target_tier": "super", "reasons": "区域业绩突出", "reviewers": ["super-3", "regional-game-items", "regional-east-china"]}
+    refused = await api.post("/api/processes/promotion", json=body, headers=bearer(sup))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "tier_full" and "3" in refused.json()["error"]["reason"]
+    denial = await AuditEvent.select().where((AuditEvent.action == "promotion.start") & (AuditEvent.actor == "super-2")).order_by(AuditEvent.seq, ascending=False).first()
+    assert denial is not None and denial["reason"].startswith("tier_full")

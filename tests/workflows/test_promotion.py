@@ -283,11 +283,30 @@ async def test_promotion_to_super_is_confirmed_by_the_station_master_only(harnes
         await TierConfig.update({TierConfig.cap: 3}).where(TierConfig.key == "super")
 
 
-async def test_the_super_cap_is_respected(harness, demo):
+async def test_a_nomination_into_a_full_tier_is_refused_at_once(harness, demo):
+    """Found in use: a regional→super nomination was accepted with the super tier full (3/3)
+    and could only fail after the 30-day assessment."""
     assert await Admin.count().where(Admin.tier == "super") == 3
     nominee = await make_admin("regional", ("game-cards",))
     reviewers = ("super-3", "regional-game-items", "regional-east-china")
     pid = await harness.start("promotion", await actor("super-2"), nomination(nominee, "super", reviewers))
+    outcome = await harness.result(pid)
+    assert (outcome["status"], outcome["code"]) == ("rejected", "tier_full") and "capped at 3" in outcome["reason"]
+    assert not await Task.exists().where(Task.process_id == pid)
+
+
+async def test_the_super_cap_is_respected(harness, demo):
+    """The cap is checked again when the reviews pass: a seat free at the nomination may be
+    gone (here the cap is lowered during the assessment)."""
+    assert await Admin.count().where(Admin.tier == "super") == 3
+    nominee = await make_admin("regional", ("game-cards",))
+    reviewers = ("super-3", "regional-game-items", "regional-east-china")
+    await TierConfig.update({TierConfig.cap: 4}).where(TierConfig.key == "super")
+    try:
+        pid = await harness.start("promotion", await actor("super-2"), nomination(nominee, "super", reviewers))
+        await harness.wait_for(pid, lambda v: v.status == "assessment")
+    finally:
+        await TierConfig.update({TierConfig.cap: 3}).where(TierConfig.key == "super")
     tasks = await through_assessment(harness, pid)
     await harness.act(pid, await actor("super-3"), "score", {"score": 88}, task_id=tasks["super-3"])
     result = await harness.act(pid, await actor("regional-east-china"), "score", {"score": 91}, task_id=tasks["regional-east-china"])
@@ -346,3 +365,28 @@ async def test_an_expired_grant_does_not_let_an_intern_nominate(harness, demo):
     outcome = await harness.result(await harness.start("promotion", intern, nomination(nominee)))
     assert outcome["status"] == "rejected" and outcome["code"] == "grant_expired"
     assert await tier_of(nominee) == "intern"
+
+
+async def test_the_nominator_or_a_super_withdraws_a_running_nomination(harness, demo):
+    intern = await make_admin("intern", ("game-items",))
+    nominator = await actor("normal-game-items-1")
+    pid = await harness.start("promotion", nominator, nomination(intern))
+    view = await harness.wait_for(pid, lambda v: v.status == "assessment" and "withdraw" in v.standing)
+    with pytest.raises(ProcessError) as stranger:
+        await harness.act(pid, await actor("normal-game-items-2"), "withdraw", {"reason": "不是我提名的"})
+    assert stranger.value.code in ("not_nominator", "no_permission", "not_outranking")
+    result = await harness.act(pid, nominator, "withdraw", {"reason": "被提名人已调岗"})
+    assert result.status == "withdrawn"
+    outcome = await harness.result(pid)
+    assert outcome["withdrawn_by"] == "normal-game-items-1" and await tier_of(intern) == "intern"
+
+
+async def test_a_super_withdraws_a_nomination_during_its_reviews(harness, demo):
+    intern = await make_admin("intern", ("game-items",))
+    pid = await harness.start("promotion", await actor("normal-game-items-1"), nomination(intern))
+    tasks = await through_assessment(harness, pid)
+    await harness.wait_for(pid, lambda v: "withdraw" in v.standing)
+    result = await harness.act(pid, await actor("super-3"), "withdraw", {"reason": "考核期内违规"})
+    assert result.status == "withdrawn"
+    assert not await Task.exists().where((Task.process_id == pid) & Task.status.is_in(["open", "claimed"]))
+    assert set(tasks) and await tier_of(intern) == "intern"
