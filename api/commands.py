@@ -11,6 +11,7 @@ rules again inside the workflow (``workflows/process.py``), trusting no input it
 from __future__ import annotations
 
 import hashlib
+import importlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -61,11 +62,18 @@ def business_key(actor: Actor, idempotency_key: str | None) -> str:
     return hashlib.sha256(f"{actor.id}\n{idempotency_key}".encode()).hexdigest()[:12]
 
 
+class Started(msgspec.Struct, frozen=True):
+    process_id: str
+    joined: bool = False
+    """The start joined the process already open for its subject (``WorkflowSpec.opener``)."""
+
+
 async def start(
     target: Target, requester: Requester, spec: WorkflowSpec, body: Any, *, idempotency_key: str | None = None,
-) -> str:
-    """Start a process of ``spec`` for ``requester``; returns its id. With an idempotency key,
-    the same request again answers the process the first one started."""
+) -> Started:
+    """Start a process of ``spec`` for ``requester`` (or join the one open for the same
+    subject, where the kind says so). With an idempotency key, the same request again
+    answers the process the first one started."""
     actor = requester.actor
     action = f"{spec.kind}.start"
     try:
@@ -85,14 +93,22 @@ async def start(
             await audit_denied(requester, action, f"process:{spec.kind}", code, reason, subject.region)
             raise _refused(code, reason, status if status != 409 else 422)
     key = business_key(actor, idempotency_key)
-    try:
-        return await temporal.start_process(
-            target.client, spec, by=actor, body=body, key=key, task_queue=target.task_queue, config=target.config,
+    if spec.opener:
+        module, _, name = spec.opener.partition(":")
+        opener = getattr(importlib.import_module(module), name)
+        process_id, joined = await opener(
+            body, f"{spec.kind}:{actor.id}:{key}", by=actor.bearing(spec.permissions), client=target.client,
+            task_queue=target.task_queue, config=target.config,
         )
+        return Started(process_id=process_id, joined=joined)
+    try:
+        return Started(process_id=await temporal.start_process(
+            target.client, spec, by=actor, body=body, key=key, task_queue=target.task_queue, config=target.config,
+        ))
     except ProcessError as exc:
         if exc.code != "already_started" or idempotency_key is None:
             raise ApiError(409, exc.code, exc.reason) from None
-        return spec.workflow_id(Start(by=actor, body=body, key=key))
+        return Started(process_id=spec.workflow_id(Start(by=actor, body=body, key=key)))
 
 
 async def _readable(actor: Actor, process_id: str) -> bool:

@@ -163,4 +163,5 @@ SPEC = WorkflowSpec(
         "evidence": [{"order": "O000123", "amount": 1000, "at": "2026-11-20T14:03:00Z"}],
     },
     platform_start=True,
+    opener="activities.risk.store:report_signal",  # one open review per subject and signal type, whoever reports it
 )

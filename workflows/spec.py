@@ -46,6 +46,11 @@ class WorkflowSpec:
     validate_start: Callable[[Any, Any], tuple[str, str] | None] | None = None
     """(body, actor) -> (code, reason) when the request cannot be filed; checked before start."""
     extra: dict[str, Any] = field(default_factory=dict)
+    opener: str = ""
+    """``module:function`` that makes a start of this kind when it is not a plain start: it
+    opens the process or joins the one already open for the same subject (a risk review),
+    called as ``fn(body, key, by=, client=, task_queue=, config=) -> (process id, joined)``.
+    Named, not imported: the function does I/O, the spec is read inside the workflow sandbox."""
     platform_start: bool = False
     """Started by the platform with no admin (intake, a risk signal): a start without one is
     refused for every other kind (``Process.admit``)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -175,8 +175,29 @@ async def joined_findings(process_id: str) -> list[dict]:
     )
 
 
+async def report_signal(
+    body, key: str, *, by, client: Client, task_queue: str, config, now: datetime | None = None,
+) -> tuple[str, bool]:
+    """A signal reported by the platform (``by`` None) or by an admin, stored as a finding like
+    the scan's: it opens a review, or joins the open review of the same subject and signal
+    type. Returns (review process id, joined). The same ``key`` again answers the same review."""
+    now = now or datetime.now(UTC)
+    finding = Finding(
+        key=key, rule="intake" if by is None else "reported", signal=body.signal, subject_kind=body.subject_kind,
+        subject=body.subject, region=body.region, score=body.score, baseline=dict(body.baseline),
+        evidence=[dict(row) for row in body.evidence], rows=[key], explanation=body.explanation,
+        explanation_en=body.explanation, at=now, tier=body.tier,
+    )
+    _, reviews = await record_signals([finding], await load_rules(), client=client, task_queue=task_queue, config=config, now=now, by=by)
+    if reviews:
+        return reviews[0].process_id, reviews[0].joined
+    row = await RiskSignal.select(RiskSignal.process_id, RiskSignal.status).where(RiskSignal.key == key).first()
+    return row["process_id"], row["status"] == "joined"
+
+
 async def record_signals(
-    findings: list[Finding], rules: dict[str, RiskRule], *, client: Client | None, task_queue: str, config, now: datetime
+    findings: list[Finding], rules: dict[str, RiskRule], *, client: Client | None, task_queue: str, config, now: datetime,
+    by=None,
 ) -> tuple[int, list[OpenedReview]]:
     """Store the findings no earlier scan stored; with a client, open (or join) their reviews.
 
@@ -206,11 +227,11 @@ async def record_signals(
                 body = review_input(group, rules)
                 key = _group_key(signal, subject_kind, subject, [f.key for f in group])
                 try:
-                    process_id = await start_process(client, REVIEW, by=None, body=body, key=key, task_queue=task_queue, config=config)
+                    process_id = await start_process(client, REVIEW, by=by, body=body, key=key, task_queue=task_queue, config=config)
                 except ProcessError as exc:
                     if exc.code != "already_started":
                         raise
-                    process_id = REVIEW.workflow_id(Start(by=None, body=body, key=key))
+                    process_id = REVIEW.workflow_id(Start(by=by, body=body, key=key))
             top = max(group, key=lambda f: f.score)
             reviews.append(
                 OpenedReview(

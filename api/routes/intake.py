@@ -154,34 +154,18 @@ async def risk_signals(
 ) -> Response[RiskSignalAccepted]:
     """Stored as a signal like the scan's findings, so one subject has one open review per
     signal type whoever reports it; the same Idempotency-Key answers with the same review."""
-    from datetime import UTC, datetime
-
-    from activities.risk.detectors import Finding
-    from activities.risk.store import load_rules, record_signals
-    from infra.db.tables import RiskSignal
+    from activities.risk.store import report_signal
 
     problem = check_signal(data, None)
     if problem is not None:
         raise ApiError(422, *problem)
     header = idempotency_key(request)
     key = "intake:" + hashlib.sha256(f"platform\n{header or uuid.uuid4().hex}".encode()).hexdigest()[:24]
-    now = datetime.now(UTC)
-    finding = Finding(
-        key=key, rule="intake", signal=data.signal, subject_kind=data.subject_kind, subject=data.subject, region=data.region,
-        score=data.score, baseline=dict(data.baseline), evidence=[dict(row) for row in data.evidence],
-        rows=[f"intake:{key}"], explanation=data.explanation, explanation_en=data.explanation, at=now, tier=data.tier,
-    )
     settings = request.app.state.settings
-    client = await request.app.state.temporal.client()
-    _, reviews = await record_signals(
-        [finding], await load_rules(), client=client, task_queue=settings.task_queue,
-        config=ProcessConfig(search_attributes=settings.search_attributes), now=now,
+    process_id, joined = await report_signal(
+        data, key, by=None, client=await request.app.state.temporal.client(), task_queue=settings.task_queue,
+        config=ProcessConfig(search_attributes=settings.search_attributes),
     )
-    if reviews:
-        process_id, joined = reviews[0].process_id, reviews[0].joined
-    else:  # the same key again: the review it opened or joined
-        row = await RiskSignal.select(RiskSignal.process_id, RiskSignal.status).where(RiskSignal.key == key).first()
-        process_id, joined = row["process_id"], row["status"] == "joined"
     await append(
         AuditRecord(
             actor="platform", actor_tier="service", action="intake.risk-signals", target=f"process:{process_id}",

@@ -32,9 +32,12 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 PRINCIPAL = {"principal": Provide(provide_principal)}
 
 
-class ProcessStarted(msgspec.Struct, frozen=True):
+class ProcessStarted(msgspec.Struct, frozen=True, omit_defaults=True):
     process_id: str
     kind: str
+    joined: bool = False
+    """True (and 200, not 201) when the start joined the process already open for the same
+    subject (a risk review of the same subject and signal type)."""
 
 
 def idempotency_key(request: Request) -> str | None:
@@ -57,8 +60,11 @@ def _start_route(spec: WorkflowSpec):
             client=await request.app.state.temporal.client(), task_queue=settings.task_queue,
             config=ProcessConfig(search_attributes=settings.search_attributes),
         )
-        process_id = await commands.start(target, _requester(principal), spec, data, idempotency_key=idempotency_key(request))
-        return Response(ProcessStarted(process_id=process_id, kind=spec.kind), status_code=201)
+        started = await commands.start(target, _requester(principal), spec, data, idempotency_key=idempotency_key(request))
+        return Response(
+            ProcessStarted(process_id=started.process_id, kind=spec.kind, joined=started.joined),
+            status_code=200 if started.joined else 201,
+        )
 
     start.__annotations__["data"] = Annotated[
         spec.input, Body(title=spec.title_en, description=spec.description, examples=_examples(spec.example))

@@ -108,3 +108,42 @@ async def test_a_reported_signal_joins_the_open_review_of_its_subject_and_signal
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "unknown_region"
     misuse = await api.post("/api/intake/risk-signals", headers=intake, json=body | {"signal": "admin_misuse", "subject_kind": "admin", "tier": "normal"})
     assert misuse.status_code == 422 and misuse.json()["error"]["code"] == "tier_not_allowed"
+
+
+async def test_reviews_admins_open_join_like_reported_signals(api):
+    """Found in use: two admin-opened reviews and a signal about the same buyer gave three open
+    reviews (a regional's inbox held seven identical ones). An admin's report is a finding too."""
+    import uuid
+
+    from infra.db.tables import ProcessState
+
+    buyer = f"B{uuid.uuid4().hex[:6].upper()}"
+    body = {
+        "signal": "brushing", "subject_kind": "buyer", "subject": buyer, "region": "game-cards", "score": 0.8,
+        "explanation": "同一买家短时间内大量小额下单", "evidence": [{"order": "O0000777"}],
+    }
+    first_admin = await login(api, "normal-game-cards-1")
+    first = await api.post("/api/processes/risk-review", headers=bearer(first_admin), json=body)
+    assert first.status_code == 201, first.text
+    opened = first.json()
+    assert "joined" not in opened  # said only when it joined
+    second_admin = await login(api, "regional-game-cards")
+    second = await api.post("/api/processes/risk-review", headers=bearer(second_admin), json=body | {"score": 0.85})
+    assert second.status_code == 200 and second.json() == opened | {"joined": True}
+    intake = {"Authorization": "Bearer kameng-intake-dev"}
+    reported = await api.post("/api/intake/risk-signals", headers=intake, json=body | {"score": 0.9})
+    assert reported.status_code == 200 and reported.json()["process_id"] == opened["process_id"]
+    found = await api.get("/api/risk/signals", params={"process_id": opened["process_id"]}, headers=bearer(second_admin))
+    assert sorted(s["status"] for s in found.json()) == ["joined", "joined", "opened"]
+    row = await ProcessState.select(ProcessState.started_by).where(ProcessState.process_id == opened["process_id"]).first()
+    for _ in range(50):
+        if row is not None:
+            break
+        import asyncio
+
+        await asyncio.sleep(0.05)
+        row = await ProcessState.select(ProcessState.started_by).where(ProcessState.process_id == opened["process_id"]).first()
+    assert row["started_by"] == "normal-game-cards-1"  # the admin who reported it started the review
+    outsider = await login(api, "normal-east-china-1")
+    refused = await api.post("/api/processes/risk-review", headers=bearer(outsider), json=body)
+    assert refused.status_code == 404  # out of region: the subject is outside their scope

@@ -111,7 +111,7 @@ def RiskRulesPage():
             set_message(("error", _text(lang, f"请填写变更理由（至少 4 个字）：{exc}", f"Give a reason (at least 4 characters): {exc}")))
             return
         try:
-            process_id = await commands.start(await console.target(), console.requester, spec, body)
+            process_id = (await commands.start(await console.target(), console.requester, spec, body)).process_id
         except ApiError as exc:
             set_message(("error", refusal_message(exc.code, exc.reason, lang)))
             return

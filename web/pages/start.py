@@ -121,7 +121,7 @@ def overrides_for(kind: str, console: Console, admins: list[dict[str, Any]]) -> 
 async def start(console: Console, kind: str, decoded: Any) -> str:
     """Start through the command layer (as the API does); returns the process id or raises FormError."""
     try:
-        process_id = await commands.start(await console.target(), console.requester, BY_KIND[kind], decoded)
+        process_id = (await commands.start(await console.target(), console.requester, BY_KIND[kind], decoded)).process_id
     except ApiError as exc:
         raise FormError(console.t("refusal", message=refusal_message(exc.code, exc.reason, console.lang))) from None
     LIVE.publish("tasks", "audit")
