@@ -135,3 +135,64 @@ async def test_super_only_actions_are_refused_by_every_path_and_change_nothing(a
             before[pid]["status"], before[pid]["step"], before[pid]["tasks"], before[pid]["timeline"]), pid
     assert await LedgerEntry.count().where(LedgerEntry.operation_id == fund) == 0
     assert len(attempt.tried) == 9 * len(ATTACKERS) + 3
+
+
+async def test_delegation_cross_case_and_forged_start_paths_are_refused(api, harness, demo):
+    """The paths found in use: a grant beyond what its approver holds, a decider of one step
+    of a case deciding another, and a process started straight on Temporal around the API."""
+    from infra.temporal.processes import ProcessError
+    from tests.workflows.test_dispute import SHORT_APPEAL, SHORT_RESPONSE, actor, claim, new_order, platform, step
+    from workflows.account_ban import BanInput
+
+    attempt = Attempts(api)
+    # Delegation: an intern asks for users.view over the whole platform; the task is a
+    # super's, and the regional who holds users.view for their own region cannot approve it.
+    intern = bearer(await login(api, "intern-game-cards-1"))
+    wide = await api.post("/api/processes/permission-grant", headers=intern,
+                          json={"permission": "users.view", "scope": "global", "duration": "PT8H", "justification": "越权演练：全平台买家资料"})
+    assert wide.status_code == 201, wide.text
+    wide_pid = wide.json()["process_id"]
+    super_token = await login(api, "super-3")
+    wide_task = await wait_task(api, super_token, "permission-grant", wide_pid)
+    assert wide_task["tier"] == "super"
+    await attempt("approve a grant beyond one's own right", "regional-game-cards", "POST",
+                  f"/api/processes/permission-grant/{wide_pid}/actions/approve", params={"task_id": wide_task["task_id"]},
+                  headers=bearer(await login(api, "regional-game-cards")), json={"reason": "越权"})
+    normal = bearer(await login(api, "normal-game-cards-1"))
+    for permission in ("admins.configure_tiers", "platform.configure", "grants.approve"):
+        await attempt(f"request {permission}, which nobody delegates", "normal-game-cards-1", "POST", "/api/processes/permission-grant",
+                      headers=normal, json={"permission": permission, "scope": "region", "duration": "PT8H", "justification": "越权演练"})
+    REPORT.lines.append("delegation: beyond the approver's right and never-delegated permissions, all refused")
+
+    # Across a case: the super who judged a dispute's appeal checks its refund.
+    order = await new_order("east-china", "game-cards", amount=100_000)
+    body = claim(order, amount=100_000)
+    pid = await harness.start("dispute", None, body, timings={**SHORT_RESPONSE, **SHORT_APPEAL})
+    await step(harness, pid, "merchant_response")
+    await platform(harness, pid, "merchant_response", {"statement": "演练"})
+    await step(harness, pid, "rule")
+    await harness.act(pid, await actor("regional-east-china"), "rule", {"refund_amount": 90_000, "reason": "演练裁决"})
+    await step(harness, pid, "appeal_window")
+    await platform(harness, pid, "appeal", {"appellant": "merchant", "reason": "演练申诉"})
+    await step(harness, pid, "appeal")
+    await harness.act(pid, await actor("super-2"), "uphold", {"reason": "维持"})
+    child = f"fund-operation-refund-{body.dispute_code}"
+    await step(harness, child, "approve")
+    for judge in ("super-2", "regional-east-china"):
+        REPORT.escalation_tried += 1
+        try:
+            await harness.act(child, await actor(judge), "approve", {"reason": "越权复核"})
+        except ProcessError as exc:
+            assert exc.code in ("not_independent", "conflict_of_interest", "tier_too_low"), (judge, exc.code)
+            REPORT.escalation_denied += 1
+    REPORT.lines.append("across a case: the appeal judge and the ruler as the refund's checkers, refused")
+
+    # Around the API: a ban started straight on Temporal by an intern is refused and audited.
+    buyer = await Buyer.select(Buyer.code).where(Buyer.region == "game-cards").first()
+    REPORT.escalation_tried += 1
+    forged = await harness.start("account-ban", await actor("intern-game-cards-1"), BanInput(buyer=buyer["code"], region="game-cards", reason="越权演练：直接启动"))
+    outcome = await harness.result(forged)
+    assert (outcome["status"], outcome["code"]) == ("rejected", "no_permission")
+    assert await AuditEvent.exists().where((AuditEvent.process_id == forged) & (AuditEvent.outcome == "denied"))
+    REPORT.escalation_denied += 1
+    REPORT.lines.append("around the API: a process started straight on Temporal by an intern, refused by the process")
