@@ -22,10 +22,12 @@ from temporalio.client import Client
 from api.audit import audit_denied
 from api.errors import ApiError
 from api.subjects import start_subject
+from infra.db.audit import append
 from infra.db.inbox import get_task, visible
 from infra.db.processes import process_status
 from infra.temporal import processes as temporal
 from infra.temporal.processes import ProcessError, status_for
+from workflows.domain.messages import AuditRecord
 from workflows.domain.policy import DEFAULT_POLICY, Actor
 from workflows.process import ActInput, ActionResult, ClaimInput, ProcessConfig, Start, TaskView
 from workflows.spec import WorkflowSpec
@@ -109,6 +111,36 @@ async def start(
         if exc.code != "already_started" or idempotency_key is None:
             raise ApiError(409, exc.code, exc.reason) from None
         return Started(process_id=spec.workflow_id(Start(by=actor, body=body, key=key)))
+
+
+async def start_for_platform(
+    target: Target, source: str, spec: WorkflowSpec, body: Any, *, idempotency_key: str | None = None, path: str = "",
+) -> str:
+    """Start a process the platform reports in (intake: a merchant's application, a buyer's
+    dispute), with no admin behind it; the kind must say the platform starts it. Accepted
+    and refused starts are audited as ``intake.<path>``."""
+    action = f"intake.{path or spec.kind}"
+    problem = None if spec.platform_start else ("starter_required", f"a {spec.kind} process is started by an admin")
+    if problem is None and spec.validate_start is not None:
+        problem = spec.validate_start(body, None)
+    if problem is not None:
+        code, reason = problem
+        await append(AuditRecord(actor="platform", actor_tier="service", action=action, target=f"process:{spec.kind}",
+                                 outcome="denied", reason=f"{code}: {reason}", source=source))
+        status = status_for(code)
+        raise ApiError(422 if status in (409, 422) else status, code, reason)
+    key = hashlib.sha256(f"platform\n{idempotency_key}".encode()).hexdigest()[:12] if idempotency_key else uuid.uuid4().hex[:12]
+    try:
+        process_id = await temporal.start_process(
+            target.client, spec, by=None, body=body, key=key, task_queue=target.task_queue, config=target.config,
+        )
+    except ProcessError as exc:
+        if exc.code != "already_started" or idempotency_key is None:
+            raise ApiError(409, exc.code, exc.reason) from None
+        process_id = spec.workflow_id(Start(by=None, body=body, key=key))
+    await append(AuditRecord(actor="platform", actor_tier="service", action=action, target=f"process:{process_id}",
+                             outcome="accepted", source=source, process_id=process_id))
+    return process_id
 
 
 async def _readable(actor: Actor, process_id: str) -> bool:

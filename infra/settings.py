@@ -20,6 +20,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     answers 503 ``database_unavailable`` and an activity retries)."""
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    """Connect to the frontend over TLS, verified against the system's roots (or ``temporal_tls_ca``)."""
+    temporal_tls_ca: str = ""
+    """A PEM file: the CA the frontend's certificate is verified against (implies TLS)."""
+    temporal_tls_cert: str = ""
+    temporal_tls_key: str = ""
+    """PEM files: this process's client certificate and key, for a frontend that requires mutual TLS."""
+    temporal_tls_server_name: str = ""
+    """The name the frontend's certificate is checked for, when not the address's host."""
     temporal_ui_port: int = 8233
     temporal_db: str = ""
     """The dev server's SQLite file (default ``<var_dir>/temporal.db``)."""

@@ -15,14 +15,15 @@ from litestar.di import Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter
 
+from api import commands
 from api.errors import ApiError, error_responses
 from api.routes.processes import ProcessStarted, _examples, _snake, idempotency_key
 from api.security import Service, provide_service
 from infra.db.audit import append
 from infra.db.orders import OrderEvent, OrderEventsResult, store_order_events
-from infra.temporal.processes import ProcessError, deliver_event, start_process, status_for
+from infra.temporal.processes import ProcessError, deliver_event
 from workflows.domain.messages import AuditRecord
-from workflows.process import ActionResult, PlatformEventInput, ProcessConfig, Start
+from workflows.process import ActionResult, PlatformEventInput, ProcessConfig
 from workflows.registry import BY_KIND, REGISTRY
 from workflows.risk_review import SPEC as RISK_REVIEW
 from workflows.risk_review import RiskSignalInput, check_signal
@@ -40,28 +41,13 @@ STARTS = {
 
 def _intake_start(path: str, spec: WorkflowSpec):
     async def receive(request: Request, service: Service, data: Any) -> Response[ProcessStarted]:
-        header = idempotency_key(request)
-        key = hashlib.sha256(f"platform\n{header}".encode()).hexdigest()[:12] if header else uuid.uuid4().hex[:12]
-        if spec.validate_start is not None:
-            problem = spec.validate_start(data, None)
-            if problem is not None:
-                raise ApiError(422 if status_for(problem[0]) in (409, 422) else status_for(problem[0]), *problem)
-        client = await request.app.state.temporal.client()
         settings = request.app.state.settings
-        try:
-            process_id = await start_process(
-                client, spec, by=None, body=data, key=key, task_queue=settings.task_queue,
-                config=ProcessConfig(search_attributes=settings.search_attributes),
-            )
-        except ProcessError as exc:
-            if exc.code != "already_started" or header is None:
-                raise ApiError(409, exc.code, exc.reason) from None
-            process_id = spec.workflow_id(Start(by=None, body=data, key=key))
-        await append(
-            AuditRecord(
-                actor="platform", actor_tier="service", action=f"intake.{path}", target=f"process:{process_id}",
-                outcome="accepted", source=service.source, process_id=process_id,
-            )
+        target = commands.Target(
+            client=await request.app.state.temporal.client(), task_queue=settings.task_queue,
+            config=ProcessConfig(search_attributes=settings.search_attributes),
+        )
+        process_id = await commands.start_for_platform(
+            target, service.source, spec, data, idempotency_key=idempotency_key(request), path=path,
         )
         return Response(ProcessStarted(process_id=process_id, kind=spec.kind), status_code=201)
 
