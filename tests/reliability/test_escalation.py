@@ -141,7 +141,7 @@ async def test_delegation_cross_case_and_forged_start_paths_are_refused(api, har
     """The paths found in use: a grant beyond what its approver holds, a decider of one step
     of a case deciding another, and a process started straight on Temporal around the API."""
     from infra.temporal.processes import ProcessError
-    from tests.workflows.test_dispute import SHORT_APPEAL, SHORT_RESPONSE, actor, claim, new_order, platform, step
+    from tests.workflows.test_dispute import actor, upheld_refund
     from workflows.account_ban import BanInput
 
     attempt = Attempts(api)
@@ -165,19 +165,7 @@ async def test_delegation_cross_case_and_forged_start_paths_are_refused(api, har
     REPORT.lines.append("delegation: beyond the approver's right and never-delegated permissions, all refused")
 
     # Across a case: the super who judged a dispute's appeal checks its refund.
-    order = await new_order("east-china", "game-cards", amount=100_000)
-    body = claim(order, amount=100_000)
-    pid = await harness.start("dispute", None, body, timings={**SHORT_RESPONSE, **SHORT_APPEAL})
-    await step(harness, pid, "merchant_response")
-    await platform(harness, pid, "merchant_response", {"statement": "演练"})
-    await step(harness, pid, "rule")
-    await harness.act(pid, await actor("regional-east-china"), "rule", {"refund_amount": 90_000, "reason": "演练裁决"})
-    await step(harness, pid, "appeal_window")
-    await platform(harness, pid, "appeal", {"appellant": "merchant", "reason": "演练申诉"})
-    await step(harness, pid, "appeal")
-    await harness.act(pid, await actor("super-2"), "uphold", {"reason": "维持"})
-    child = f"fund-operation-refund-{body.dispute_code}"
-    await step(harness, child, "approve")
+    _, child = await upheld_refund(harness, "super-2")
     for judge in ("super-2", "regional-east-china"):
         REPORT.escalation_tried += 1
         try:

@@ -388,10 +388,10 @@ async def test_refund_threshold_is_configurable(demo):
         await PlatformMeta.delete().where(PlatformMeta.key == REFUND_THRESHOLD_KEY)
 
 
-async def test_the_appeal_judge_is_not_a_checker_of_the_refund_the_case_awards(harness, demo):
-    """Found in use: the super who upheld an appeal was accepted as one of the two checkers of
-    that dispute's refund. Separation of duties holds over the whole case: the refund's fund
-    operation is told who ruled and who judged the appeal, and refuses them as checkers."""
+async def upheld_refund(harness, judge: str = "super-2") -> tuple[str, str]:
+    """A cross-region dispute ruled with a refund above the threshold, appealed by the
+    merchant and upheld by ``judge``: (dispute id, the refund's fund operation id), the
+    refund waiting for its first checker."""
     order = await new_order("east-china", "game-cards", amount=100_000)
     body = claim(order, amount=100_000)
     pid = await harness.start("dispute", None, body, timings={**SHORT_RESPONSE, **SHORT_APPEAL})
@@ -402,11 +402,19 @@ async def test_the_appeal_judge_is_not_a_checker_of_the_refund_the_case_awards(h
     await step(harness, pid, "appeal_window")
     await platform(harness, pid, "appeal", {"appellant": "merchant", "reason": "卡密已全部兑换"})
     await step(harness, pid, "appeal")
-    judge = await actor("super-2")
-    await harness.act(pid, judge, "uphold", {"reason": "商家举证不足"})
+    await harness.act(pid, await actor(judge), "uphold", {"reason": "商家举证不足"})
     await step(harness, pid, "refund_review")
-
     child = f"fund-operation-refund-{body.dispute_code}"
+    await step(harness, child, "approve")
+    return pid, child
+
+
+async def test_the_appeal_judge_is_not_a_checker_of_the_refund_the_case_awards(harness, demo):
+    """Found in use: the super who upheld an appeal was accepted as one of the two checkers of
+    that dispute's refund. Separation of duties holds over the whole case: the refund's fund
+    operation is told who ruled and who judged the appeal, and refuses them as checkers."""
+    judge = await actor("super-2")
+    pid, child = await upheld_refund(harness, judge.id)
     view = await step(harness, child, "approve")
     assert view.tasks[0].evidence["maker"] == "regional-east-china"
     with pytest.raises(ProcessError) as appeal_judge:
