@@ -144,22 +144,38 @@ async def start_for_platform(
 
 
 async def _readable(actor: Actor, process_id: str) -> bool:
-    """Whether the actor may know the process exists (``may_read_case`` on its status row)."""
+    """Whether the actor may know the process exists (``may_read`` on its status row)."""
     found = await process_status(process_id)
     if found is None:
         return False
     row = found[0]
-    return may_read_case(actor, started_by=row["started_by"], parties=row["parties"] or (), region=row["region"])
+    return await may_read(actor, process_id, started_by=row["started_by"], parties=row["parties"] or (), region=row["region"])
 
 
 def may_read_case(actor: Actor, *, started_by: str | None, parties: list[str] | tuple[str, ...], region: str | None) -> bool:
-    """Who may read a process (its full view or its status): the top tier, whoever started it
-    or took part in it, and the regional admins of its region."""
+    """The cheap part of who may read a process: the top tier, whoever started it or took part
+    in it, and the regional admins of its region (``may_read`` adds the rest)."""
     if actor.tier == DEFAULT_POLICY.ladder.top.key:
         return True
     if actor.id == started_by or actor.id in parties:
         return True
     return actor.tier in ("regional",) and region is not None and region in actor.regions
+
+
+async def may_read(
+    actor: Actor, process_id: str, *, started_by: str | None, parties: list[str] | tuple[str, ...], region: str | None,
+) -> bool:
+    """Who may read a process (its full view, its status, its case page), the one rule every
+    entry point applies: ``may_read_case``, and whoever one of its tasks is (or was) for (in
+    their inbox now, claimed or decided by them)."""
+    if may_read_case(actor, started_by=started_by, parties=parties, region=region):
+        return True
+    from infra.db.directory import process_tasks
+
+    now = datetime.now(UTC)
+    return any(
+        visible(actor, t, now) or actor.id in (t.get("decided_by"), t.get("assignee")) for t in await process_tasks(process_id)
+    )
 
 
 async def _refusal(requester: Requester, action: str, target: str, exc: ProcessError, process_id: str, region: str | None = None) -> ApiError:

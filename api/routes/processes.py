@@ -119,13 +119,6 @@ def _snake(kind: str) -> str:
     return kind.replace("-", "_")
 
 
-def may_read(principal: Principal, process: ProcessView) -> bool:
-    return may_read_case(principal.actor, started_by=process.started_by, parties=process.parties, region=process.region)
-
-
-may_read_case = commands.may_read_case
-
-
 def _read_route(spec: WorkflowSpec):
     async def read(request: Request, principal: Principal, process_id: Annotated[str, Parameter(max_length=300)]) -> ProcessView:
         return await read_process(request, principal, spec.kind, process_id)
@@ -203,7 +196,9 @@ async def read_process(request: Request, principal: Principal, kind: str, proces
         if exc.status == 503:
             raise ApiError(503, exc.code, exc.reason, headers={"Retry-After": "2"}) from None
         raise ApiError(404, "not_found", "no such process") from None
-    if process.kind != kind or not may_read(principal, process):
+    if process.kind != kind or not await commands.may_read(
+        principal.actor, process_id, started_by=process.started_by, parties=process.parties, region=process.region,
+    ):
         raise ApiError(404, "not_found", "no such process, or it is outside your scope")
     return process
 
@@ -220,8 +215,8 @@ async def read_status(request: Request, caller: Caller, kind: str, process_id: s
         # (refused at once). The workflow answers, under the same rule.
         return _status_of(await read_process(request, principal, kind, process_id))
     row, tasks = found
-    if row["kind"] != kind or not may_read_case(
-        principal.actor, started_by=row["started_by"], parties=row["parties"] or (), region=row["region"]
+    if row["kind"] != kind or not await commands.may_read(
+        principal.actor, process_id, started_by=row["started_by"], parties=row["parties"] or (), region=row["region"]
     ):
         raise ApiError(404, "not_found", "no such process, or it is outside your scope")
     return ProcessStatusRead(

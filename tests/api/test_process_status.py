@@ -184,3 +184,23 @@ async def test_the_status_answer_is_what_msgspec_writes_and_who_asks_is_checked_
     assert (await api.get(f"/api/processes/permission-grant/{long_id}/status")).status_code == 401
     assert (await api.get(f"/api/processes/permission-grant/{long_id}/status", headers=bearer(normal))).status_code == 400
     assert (await api.get(f"/api/processes/permission-grant/{pid}/status?x=%00")).json()["error"]["code"] == "nul_character"
+
+
+async def test_whoever_a_task_of_the_process_is_for_reads_it_through_the_api_as_in_the_console(api):
+    """One read rule for every entry point: the console's case page let an admin read a process
+    whose task was in their inbox, the API answered them 404."""
+    import uuid
+
+    from tests.web.helpers import INTAKE, merchant_application
+
+    code = f"M{uuid.uuid4().hex[:6].upper()}"
+    started = await api.post("/api/intake/merchant-applications", headers=INTAKE, json=merchant_application(code))
+    assert started.status_code == 201, started.text
+    pid = started.json()["process_id"]
+    await open_task_id(pid)
+    inbox_holder = await login(api, "normal-game-cards-2")
+    assert (await api.get(f"/api/processes/merchant-onboarding/{pid}", headers=bearer(inbox_holder))).status_code == 200
+    assert (await api.get(f"/api/processes/merchant-onboarding/{pid}/status", headers=bearer(inbox_holder))).status_code == 200
+    elsewhere = await login(api, "normal-east-china-1")
+    assert (await api.get(f"/api/processes/merchant-onboarding/{pid}", headers=bearer(elsewhere))).status_code == 404
+    assert (await api.get(f"/api/processes/merchant-onboarding/{pid}/status", headers=bearer(elsewhere))).status_code == 404

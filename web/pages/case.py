@@ -3,7 +3,6 @@ audit trail and the workflow's own state; printable (``kameng.css`` has a print 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from reactpy import component, html, use_effect, use_location, use_state
@@ -11,34 +10,26 @@ from reactpy import component, html, use_effect, use_location, use_state
 from api import commands
 from api.errors import ApiError
 from infra.db.directory import process_events, process_tasks
-from infra.db.inbox import visible
 from infra.temporal.processes import ProcessError, view
 from web.console import DEFINITE_DENIALS, Console, query_params, refusal_message, use_console, use_live, link
 from web.evidence import evidence_view
 from web.forms import FormError, StructForm, fields_of
 from web.i18n import event_text, kind_text, region_text, status_text, step_text, tier_text
 from web.live import LIVE
-from workflows.domain.policy import DEFAULT_POLICY, Subject
+from workflows.domain.policy import Subject
 from workflows.process import ProcessView
 from workflows.registry import BY_KIND
 from workflows.spec import ActionSpec
 
-def may_read(console: Console, process: ProcessView | None, tasks: list[dict[str, Any]], events: list[dict[str, Any]]) -> bool:
-    """As the API's read route, plus: a case whose task is (or was) in my inbox is mine to read."""
+async def may_read(console: Console, process_id: str, process: ProcessView | None, events: list[dict[str, Any]]) -> bool:
+    """The command layer's rule (as the API's read routes); for a process past its retention,
+    the same rule over what its audit trail says."""
     actor = console.actor
-    if actor.tier == DEFAULT_POLICY.ladder.top.key:
-        return True
-    now = datetime.now(UTC)
-    if any(visible(actor, t, now) or t.get("decided_by") == actor.id or t.get("assignee") == actor.id for t in tasks):
-        return True
     if process is not None:
-        if actor.id == process.started_by or actor.id in process.parties:
-            return True
-        if actor.tier == "regional" and process.region is not None and process.region in actor.regions:
-            return True
-        return False
+        return await commands.may_read(actor, process_id, started_by=process.started_by, parties=process.parties, region=process.region)
     region = next((e["region"] for e in events if e.get("region")), None)
-    return any(e["actor"] == actor.id for e in events) or (actor.tier == "regional" and region in actor.regions)
+    parties = tuple(dict.fromkeys(e["actor"] for e in events))
+    return await commands.may_read(actor, process_id, started_by=None, parties=parties, region=region)
 
 
 def standing_actions(console: Console, process: ProcessView) -> list[ActionSpec]:
@@ -152,7 +143,7 @@ def CasePage():
             problem = type(exc).__name__
         events = await process_events(process_id) if process_id else []
         tasks = await process_tasks(process_id) if process_id else []
-        allowed = (process is not None or events) and may_read(console, process, tasks, events)
+        allowed = bool(process is not None or events) and await may_read(console, process_id, process, events)
         set_data({"process": process, "events": events, "tasks": tasks, "allowed": allowed, "problem": problem})
 
     if data is None:
