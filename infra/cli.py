@@ -343,5 +343,71 @@ def sessions_end(username: str | None, everyone: bool, reason: str) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"ended {ended} session(s)")
 
+
+@main.group()
+def process() -> None:
+    """Processes from the command line, signed in as an admin: the same use cases as the API
+    and the console (api/commands.py), with the same checks and the same audit rows."""
+
+
+@process.command("start")
+@click.argument("kind")
+@click.option("--admin", "username", required=True, help="The admin who starts it (signs in with their password).")
+@click.option("--password-env", default="KAMENG_ADMIN_PASSWORD", show_default=True, help="Variable holding the password (else it is asked for).")
+@click.option("--body", required=True, help="The start's body as JSON (the API's), or @FILE.")
+@click.option("--idempotency-key", default=None, help="The same key starts the same process once.")
+def process_start(kind: str, username: str, password_env: str, body: str, idempotency_key: str | None) -> None:
+    """Start a process of KIND as --admin; prints its id. Refused: the code and reason, exit 2."""
+    import os
+    from pathlib import Path
+
+    import msgspec
+
+    from workflows.registry import BY_KIND
+
+    spec = BY_KIND.get(kind)
+    if spec is None:
+        raise click.BadParameter(f"no process kind {kind!r} (one of {', '.join(sorted(BY_KIND))})", param_hint="KIND")
+    raw = Path(body[1:]).read_bytes() if body.startswith("@") else body.encode()
+    try:
+        data = msgspec.json.decode(raw, type=spec.input)
+    except msgspec.DecodeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--body") from None
+    password = os.environ.get(password_env) or click.prompt(f"password for {username}", hide_input=True)
+
+    async def run():
+        from api import commands
+        from api.errors import ApiError
+        from infra.accounts import authenticate, load_actor
+        from infra.temporal.client import connect
+        from workflows.process import ProcessConfig
+
+        if await authenticate(username, password) is None:
+            from infra.db.audit import append
+            from workflows.domain.messages import AuditRecord
+
+            await append(AuditRecord(actor=username[:64], actor_tier="", action="auth.login", target=f"admin:{username[:64]}",
+                                     outcome="denied", reason="wrong username or password", source="cli"))
+            return None, ("invalid_credentials", "wrong username or password")
+        actor = await load_actor(username)
+        settings = get_settings()
+        target = commands.Target(
+            client=await connect(settings), task_queue=settings.task_queue,
+            config=ProcessConfig(search_attributes=settings.search_attributes),
+        )
+        try:
+            started = await commands.start(target, commands.Requester(actor=actor, source="cli"), spec, data, idempotency_key=idempotency_key)
+        except ApiError as exc:
+            return None, (exc.code, exc.reason)
+        return started, None
+
+    with _traced("process start"):
+        started, refused = _with_db(run)
+    if refused is not None:
+        click.echo(f"refused: {refused[0]}: {refused[1]}", err=True)
+        sys.exit(2)
+    click.echo(started.process_id + (" (joined)" if started.joined else ""))
+
+
 if __name__ == "__main__":
     main()

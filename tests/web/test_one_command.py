@@ -1,8 +1,13 @@
-"""One use case, every entry point: the same refused start through the API and through the
-console is one denial on the audit trail each, with the same code (the console once started
+"""One use case, every entry point: the same refused start through the API, the console and the
+command line is one denial on the audit trail each, with the same code (the console once started
 processes without looking the subject up, and audited no refused start)."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
 
 import httpx
 import pytest
@@ -21,7 +26,7 @@ async def denials_since(mark: int) -> list[dict]:
     )
 
 
-async def test_a_ban_of_another_regions_buyer_is_refused_alike_through_the_api_and_the_console(live_web, browser):
+async def test_a_ban_of_another_regions_buyer_is_refused_alike_through_the_api_the_console_and_the_cli(live_web, browser, dev_server):
     buyer = (await Buyer.select(Buyer.code).where(Buyer.region == "east-china").first())["code"]
     # The request claims the regional's own region; the buyer's record says otherwise.
     body = {"buyer": buyer, "region": "game-cards", "reason": "跨区域封禁尝试"}
@@ -47,4 +52,15 @@ async def test_a_ban_of_another_regions_buyer_is_refused_alike_through_the_api_a
     assert await page.query_selector("#started") is None
     [by_console] = await denials_since(mark)
 
-    assert by_api["reason"].split(":")[0] == by_console["reason"].split(":")[0] == "out_of_region"
+    mark = await audit_head()
+    env = {**os.environ, "KAMENG_ADMIN_PASSWORD": "kameng-demo", "KAMENG_TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host}
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "infra.cli", "process", "start", "account-ban", "--admin", "regional-game-cards", "--body", json.dumps(body),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await cli.communicate()
+    assert cli.returncode == 2 and b"refused: not_found" in err, (out, err)
+    [by_cli] = await denials_since(mark)
+    assert by_cli["source"] == "cli"
+
+    assert by_api["reason"].split(":")[0] == by_console["reason"].split(":")[0] == by_cli["reason"].split(":")[0] == "out_of_region"
