@@ -15,7 +15,7 @@ from web.console import DEFINITE_DENIALS, Console, query_params, refusal_message
 from web.forms import FormError, StructForm, fields_of
 from web.i18n import permission_text, region_text, tier_text
 from web.live import LIVE
-from workflows.domain.permissions import PERMISSIONS
+from workflows.domain.permissions import PERMISSIONS, Delegation
 from workflows.domain.policy import DEFAULT_POLICY, Subject
 from workflows.domain.regions import DEFAULT_REGIONS, PRODUCT_CATEGORIES
 from workflows.price_change import price_change_route
@@ -77,7 +77,10 @@ def overrides_for(kind: str, console: Console, admins: list[dict[str, Any]]) -> 
     region_choices = tuple((r, region_text(r, lang)) for r in my_regions)
     if kind == "permission-grant":
         # what the tier lacks (not what it holds right now: a grant arriving mid-form must not reshuffle the list)
-        wanted = [p for p in PERMISSIONS if DEFAULT_POLICY.cell(actor.tier, p.key) is None] or list(PERMISSIONS)
+        # (nor what nobody delegates: the tier configuration, the core configuration, the grant machinery)
+        wanted = [
+            p for p in PERMISSIONS if DEFAULT_POLICY.cell(actor.tier, p.key) is None and p.delegation is not Delegation.NEVER
+        ] or [p for p in PERMISSIONS if p.delegation is not Delegation.NEVER]
         return {
             "permission": {"choices": tuple((p.key, f"{permission_text(p.key, lang)}（{p.key}）" if lang == "zh" else f"{p.name_en} ({p.key})") for p in wanted)},
             "scope": {"choices": tuple((k, _pair(v, lang)) for k, v in SCOPE_TEXT.items()), "default": "region"},
