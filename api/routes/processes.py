@@ -77,7 +77,11 @@ def _start_route(spec: WorkflowSpec):
         tags=[spec.kind],
         dependencies=PRINCIPAL,
         status_code=201,
-        responses=error_responses(*COMMON_ERRORS),
+        responses={
+            **error_responses(*COMMON_ERRORS),
+            **({200: ResponseSpec(data_container=ProcessStarted, description="Joined the process already open for the same subject")}
+               if spec.opener else {}),
+        },
     )(start)
 
 
