@@ -49,6 +49,8 @@ class BanStart(msgspec.Struct, frozen=True, kw_only=True):
     """A ``workflows.account_ban.BanInput``."""
     key: str
     config: ProcessConfig = ProcessConfig()
+    case: dict[str, tuple[str, ...]] = {}
+    """The roles of the case so far (the review's reviewer): the ban's deciders are checked against them."""
 
 
 class BuyerActivities:
@@ -87,7 +89,7 @@ class BuyerActivities:
         try:
             return await start_process(
                 activity.client(), SPEC, by=start.by, body=body, key=start.key,
-                task_queue=activity.info().task_queue, config=start.config,
+                task_queue=activity.info().task_queue, config=start.config, case=start.case,
             )
         except ProcessError as exc:
             if exc.code != "already_started":

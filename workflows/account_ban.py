@@ -68,12 +68,16 @@ def check_ban_request(body: BanInput, actor: Actor | None, now: datetime | None 
 class AccountBanWorkflow(Process):
     KIND = "account-ban"
     ACTIONS = (
-        ActionSpec("request_ban", RequestInput, "users.request_ban", "申请封禁", "Request the ban", {"reason": "风控提示多次刷单，确认属实"}),
-        ActionSpec("dismiss", RequestInput, "users.request_ban", "不予封禁", "Dismiss", {"reason": "核实为正常购买行为"}),
-        ActionSpec("approve", DecideInput, "users.approve_ban", "批准封禁", "Approve the ban", {"reason": "证据充分"}),
-        ActionSpec("reject", DecideInput, "users.approve_ban", "驳回封禁", "Reject the ban", {"reason": "证据不足"}),
-        ActionSpec("uphold", DecideInput, "users.decide_appeal", "维持封禁", "Uphold the ban", {"reason": "申诉理由不成立"}),
-        ActionSpec("lift", DecideInput, "users.decide_appeal", "解除封禁", "Lift the ban", {"reason": "申诉成立，误封"}),
+        ActionSpec("request_ban", RequestInput, "users.request_ban", "申请封禁", "Request the ban", {"reason": "风控提示多次刷单，确认属实"}, role="requester"),
+        ActionSpec("dismiss", RequestInput, "users.request_ban", "不予封禁", "Dismiss", {"reason": "核实为正常购买行为"}, role="requester"),
+        ActionSpec("approve", DecideInput, "users.approve_ban", "批准封禁", "Approve the ban", {"reason": "证据充分"},
+                   role="ban_judge", independent_of=("reviewer", "requester")),
+        ActionSpec("reject", DecideInput, "users.approve_ban", "驳回封禁", "Reject the ban", {"reason": "证据不足"},
+                   role="ban_judge", independent_of=("reviewer", "requester")),
+        ActionSpec("uphold", DecideInput, "users.decide_appeal", "维持封禁", "Uphold the ban", {"reason": "申诉理由不成立"},
+                   role="appeal_judge", independent_of=("reviewer", "requester", "ban_judge")),
+        ActionSpec("lift", DecideInput, "users.decide_appeal", "解除封禁", "Lift the ban", {"reason": "申诉成立，误封"},
+                   role="appeal_judge", independent_of=("reviewer", "requester", "ban_judge")),
     )
     PLATFORM_EVENTS = {"appeal": AppealInput}
 
@@ -82,6 +86,7 @@ class AccountBanWorkflow(Process):
         if (refused := await self.admit(params)) is not None:
             return refused
         request = params.body
+        self.join_case(params)  # the review that opened it, if one did
         found = await self._activity("load_buyer", BuyerRef(code=request.buyer))
         region = found["region"] if found else request.region
         await self.start(params.by, f"封禁 {request.buyer}：{request.reason}", params.config, region)
@@ -102,6 +107,8 @@ class AccountBanWorkflow(Process):
         }
 
         requester = params.by
+        if requester is not None:
+            self.took_part("requester", requester)
         if requester is None:  # opened by a signal: a regional admin of the region decides to request it
             decided = await self.human_step(
                 "request",
@@ -116,6 +123,7 @@ class AccountBanWorkflow(Process):
 
         if self._may_ban_directly(requester):
             approver = requester
+            self.took_part("ban_judge", approver)
             await self.audit("account-ban.direct", "approved", actor=approver, reason=request.reason, target=self._target)
         else:
             decided = await self.human_step(

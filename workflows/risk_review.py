@@ -84,10 +84,10 @@ def check_signal(body: RiskSignalInput, actor: Actor | None, now: datetime | Non
 class RiskReviewWorkflow(Process):
     KIND = "risk-review"
     ACTIONS = (
-        ActionSpec("dismiss", DismissInput, "risk.review", "排除", "Dismiss", {"reason": "核实为同一买家正常复购"}),
-        ActionSpec("flag", OutcomeInput, "risk.flag", "标记可疑", "Flag", {"reason": "持续观察"}),
-        ActionSpec("intercept", OutcomeInput, "risk.intercept", "拦截", "Intercept", {"reason": "拦截该商家的可疑订单"}),
-        ActionSpec("request_ban", BanRequestInput, "users.flag", "申请封禁", "Request a ban", {"reason": "多次参与刷单，建议封禁"}),
+        ActionSpec("dismiss", DismissInput, "risk.review", "排除", "Dismiss", {"reason": "核实为同一买家正常复购"}, role="reviewer"),
+        ActionSpec("flag", OutcomeInput, "risk.flag", "标记可疑", "Flag", {"reason": "持续观察"}, role="reviewer"),
+        ActionSpec("intercept", OutcomeInput, "risk.intercept", "拦截", "Intercept", {"reason": "拦截该商家的可疑订单"}, role="reviewer"),
+        ActionSpec("request_ban", BanRequestInput, "users.flag", "申请封禁", "Request a ban", {"reason": "多次参与刷单，建议封禁"}, role="reviewer"),
     )
 
     @workflow.run
@@ -143,7 +143,8 @@ class RiskReviewWorkflow(Process):
         )
         return await self._activity(
             "start_account_ban",
-            BanStart(by=reviewer if may_request else None, body=msgspec.to_builtins(body), key=params.key, config=params.config),
+            BanStart(by=reviewer if may_request else None, body=msgspec.to_builtins(body), key=params.key, config=params.config,
+                     case=self.case()),
         )
 
 SPEC = WorkflowSpec(

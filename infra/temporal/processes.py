@@ -94,10 +94,12 @@ async def start_process(
     key: str,
     task_queue: str,
     config: ProcessConfig = ProcessConfig(),
+    case: dict[str, tuple[str, ...]] | None = None,
 ) -> str:
+    """``case``: the roles of the case the process is opened in, from the process opening it."""
     # Every process started from here on batches its writes (runs started before replay as recorded).
     config = msgspec.structs.replace(config, batch_writes=True)
-    start = Start(by=by.bearing(spec.permissions) if by is not None else None, body=body, key=key, config=config)
+    start = Start(by=by.bearing(spec.permissions) if by is not None else None, body=body, key=key, config=config, case=case or {})
     workflow_id = spec.workflow_id(start)
     attributes = TypedSearchAttributes([SearchAttributePair(KIND, spec.kind), SearchAttributePair(STATUS, "running")])
     region = getattr(body, "region", None)

@@ -303,3 +303,16 @@ async def test_expired_grants_authorize_nothing(harness, demo):
     pid = await harness.start("account-ban", await actor(regional), ban(code, "mobile-topup"))
     view = await task_ready(harness, pid, lambda v: v.tasks)
     assert view.tasks[0].step == "approve" and await buyer_status(code) == "active"
+
+
+def test_the_ban_decisions_name_the_roles_of_the_case_they_are_independent_of():
+    """signal → review → ban: the review's reviewer, the ban's requester and its judge are the
+    case's roles; the ban's approval and its appeal are independent of the earlier ones."""
+    from workflows.registry import BY_KIND
+
+    review, ban = BY_KIND["risk-review"], BY_KIND["account-ban"]
+    assert {a.role for a in review.actions} == {"reviewer"}
+    assert {a.name: set(a.independent_of) for a in ban.actions if a.independent_of} == {
+        "approve": {"reviewer", "requester"}, "reject": {"reviewer", "requester"},
+        "uphold": {"reviewer", "requester", "ban_judge"}, "lift": {"reviewer", "requester", "ban_judge"},
+    }
