@@ -90,13 +90,17 @@ class Admins:
         self.lock = asyncio.Lock()
 
     async def headers(self, username: str) -> dict[str, str]:
-        if username not in self.tokens:
-            response = await request(self.client, self.tally, "POST", "/api/auth/login", json={"username": username, "password": "kameng-demo"})
-            assert response.status_code == 200, response.text
-            # Bearer tokens only: a session cookie carried into the next sign-in would be
-            # rotated away (signing in again ends the cookie's session), whoever's it was.
-            self.client.cookies.clear()
-            self.tokens[username] = {"Authorization": f"Bearer {response.json()['token']}"}
+        if username in self.tokens:
+            return self.tokens[username]
+        # One sign-in at a time: two at once for the same admin would carry the first one's
+        # session cookie into the second, which rotates it away (signing in again ends the
+        # cookie's session), and the token kept could be the ended one.
+        async with self.lock:
+            if username not in self.tokens:
+                response = await request(self.client, self.tally, "POST", "/api/auth/login", json={"username": username, "password": "kameng-demo"})
+                assert response.status_code == 200, response.text
+                self.client.cookies.clear()  # bearer tokens only
+                self.tokens[username] = {"Authorization": f"Bearer {response.json()['token']}"}
         return self.tokens[username]
 
 
