@@ -23,11 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.funds import FundExecuted, FundExecution
     from workflows.domain.policy import DEFAULT_POLICY, Actor, Subject
     from workflows.fund_operation import FundOperationInput, fund_operation_id
-    from workflows.process import Decided, Process, Start
+    from workflows.process import TRUST_CORE, Decided, Process, Start
     from workflows.spec import ActionSpec, WorkflowSpec
 
-FOLLOW_THROUGH = "refund-follow-through"
-"""The patch after which a refused refund comes back to the tier that awarded it."""
 REFUSED = ("rejected", "vetoed", "lapsed")
 """How a refund's fund operation ends unpaid."""
 OUTCOME_ZH = {"resolved": "调解结果", "ruled": "裁决", "appealed": "终审结果"}
@@ -188,7 +186,7 @@ class DisputeWorkflow(Process):
         ruling = await self._appeal_window(ruling)
         refund = await self._refund(ruling)
         awarded = ruling.refund_amount
-        if refund["status"] in REFUSED and workflow.patched(FOLLOW_THROUGH):
+        if refund["status"] in REFUSED and workflow.patched(TRUST_CORE):
             refund, awarded = await self._refused_refund(ruling, refund)
         await self._update(ruling.outcome, self._resolution(ruling, refund), refund_amount=refund["amount"])
         return await self.finish(

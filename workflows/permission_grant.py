@@ -16,14 +16,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.domain.permissions import PERMISSIONS_BY_KEY, Delegation, Scope
     from workflows.domain.policy import DEFAULT_POLICY, Actor, Subject
     from workflows.domain.routing import approver_tier, delegation_tier
-    from workflows.process import SYSTEM, Decided, Process, Start
+    from workflows.process import TRUST_CORE, SYSTEM, Decided, Process, Start
     from workflows.spec import ActionSpec, WorkflowSpec
 
 MAX_DURATION = timedelta(days=90)
-CEILING = "delegation-ceiling"
-"""The patch that routes a request to a tier able to approve it and states the scope asked
-for on the task's subject (``Policy.delegation_ceiling``); runs started before it replay as
-they were recorded."""
 
 
 class RequestGrantInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,7 +77,7 @@ class PermissionGrantWorkflow(Process):
             self.configure(params.config, region)
             return await self.finish("rejected", problem[1])
         perm = PERMISSIONS_BY_KEY[request.permission]
-        ceiling = workflow.patched(CEILING)
+        ceiling = workflow.patched(TRUST_CORE)
         self.subject = Subject(
             kind="grant", id=self.process_id, region=region, requester=self.requester.id,
             subject_tier=self.requester.tier, permission=request.permission, owners=(self.requester.id,),

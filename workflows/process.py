@@ -27,8 +27,12 @@ STATUS = SearchAttributeKey.for_keyword("KamengStatus")
 
 SYSTEM = Actor(id="system", tier="system")
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-ADMIT = "admit-start"
-"""The patch from which every process checks its own start (``Process.admit``)."""
+TRUST_CORE = "admit-start"
+"""The one patch of the trust core, so that a run records one marker (and one search-attribute
+update) for all of it: every process checks its own start (``Process.admit``), a grant request
+goes to a tier able to approve it, a refused refund comes back to its tier, a nomination into a
+full tier is refused and a running one can be withdrawn. Runs started before it replay their
+old branches."""
 LOCAL_WRITES = "local-writes"
 """The patch that moved a step's writes from activities to local activities."""
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
@@ -310,7 +314,7 @@ class Process:
         Returns the finished result to return, or None to go on. A child process's start was
         checked by its parent; a process continued as new was admitted when it began."""
         spec = self.SPEC
-        if spec is None or params.resume is not None or workflow.info().parent is not None or not workflow.patched(ADMIT):
+        if spec is None or params.resume is not None or workflow.info().parent is not None or not workflow.patched(TRUST_CORE):
             return None
         by = params.by
         body = params.body

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.domain.policy import DEFAULT_POLICY, Actor, Subject
     from workflows.domain.routing import approver_tier
-    from workflows.process import Decided, Process, Start
+    from workflows.process import TRUST_CORE, Decided, Process, Start
     from workflows.spec import ActionSpec, WorkflowSpec
 
 PROMOTIONS = {"normal": "intern", "super": "regional"}
@@ -46,9 +46,6 @@ class WithdrawInput(msgspec.Struct, frozen=True, kw_only=True):
     reason: Annotated[str, msgspec.Meta(min_length=2, max_length=2000)]
 
 
-FOLLOW_THROUGH = "nomination-follow-through"
-"""The patch from which a nomination into a full tier is refused at once and a running
-nomination can be withdrawn by its nominator or a super admin."""
 
 
 class ScoreInput(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,7 +111,7 @@ class PromotionWorkflow(Process):
         if problem is not None:
             return await self.finish("rejected", problem[1], code=problem[0])
         self.nominee = found[body.nominee]
-        follow = workflow.patched(FOLLOW_THROUGH)
+        follow = workflow.patched(TRUST_CORE)
         if follow:  # a full tier is said now, not after weeks of assessment
             seats = msgspec.convert(await self._activity("count_tier", TierRef(tier=body.target_tier)), TierHeadcount)
             if seats.full is not None:
@@ -202,7 +199,7 @@ class PromotionWorkflow(Process):
         self.scores: dict[str, int] = {}
         self.outcome: str | None = None
         reviews = asyncio.gather(*(self._review(name, body) for name in body.reviewers))
-        if workflow.patched(FOLLOW_THROUGH):
+        if workflow.patched(TRUST_CORE):
             self.offer("withdraw", self._standing_subject(self.nominee))
             event: Decided | None = None
             while not reviews.done():

@@ -10,11 +10,10 @@ writes were activity tasks: they replay on the patched code's old branch. Those 
 write was a local activity of its own: their inputs lack the flag, and they replay so. Those in
 ``histories/before-release-claims/`` are appointments approved before the ``release-claims``
 patch, which did not release the changed admin's claimed tasks: they replay on its old branch.
-Those in ``histories/before-trust-core/`` were recorded before the ``admit-start``,
-``delegation-ceiling``, ``refund-follow-through`` and ``nomination-follow-through`` patches
-(a process checking its own start, grants routed by what their approver may delegate, a refused
-refund coming back to its tier, a nomination refused into a full tier and withdrawable): they
-replay on those patches' old branches.
+Those in ``histories/before-trust-core/`` were recorded before the trust core's one patch
+(``workflows.process.TRUST_CORE``: a process checking its own start, grants routed by what
+their approver may delegate, a refused refund coming back to its tier, a nomination refused
+into a full tier and withdrawable): they replay on its old branches.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import msgspec
 from workflows.domain.policy import Subject
 
 
-class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
+class AuditRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """What a caller says happened; the trail adds sequence, time and hashes."""
 
     actor: str

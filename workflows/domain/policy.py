@@ -60,7 +60,7 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return msgspec.structs.replace(self, grants=tuple(g for g in self.grants if g.permission in permissions))
 
 
-class Subject(msgspec.Struct, frozen=True, kw_only=True):
+class Subject(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """What an action is about. Every field is optional; a check that needs one it lacks denies."""
 
     kind: str = ""
@@ -387,8 +387,12 @@ class Policy:
                     cell = tier_cell_for_grant(grant, self._cells.get((actor.tier, grant.permission)))
                     sources.setdefault(grant.permission, []).append((cell, grant.regions or actor.regions))
             for action, found in sources.items():
-                # an approval that delegates has its ceiling checked by can() alone
-                rules[action] = _SLOW if self.permissions[action].delegates else _rule(found)
+                rule = _rule(found)
+                if self.permissions[action].delegates and rule is not _SLOW:
+                    # an approval that delegates holds only under the ceiling: one condition more
+                    scope, conditions = (rule.scope, rule.conditions) if rule.__class__ is _Conditional else (rule, ())
+                    rule = _Conditional(scope, (*conditions, _CEILING))
+                rules[action] = rule
         if len(self._views) >= _MAX_VIEWS:
             self._views.clear()
         view = _View(actor, rules, bool(actor.grants), lo, hi, now)
@@ -435,6 +439,8 @@ class Policy:
             return tier is not None and tier in self.ladder and self.ladder.outranks(actor.tier, tier)
         if condition is Condition.NON_FUND:
             return subject.permission is not None and not subject.permission.startswith("funds.")
+        if condition is _CEILING:
+            return self.delegation_ceiling(actor, subject) is None
         return True
 
     def _check_condition(
@@ -532,6 +538,8 @@ class _Conditional:
 
 
 _OWN = _Marker("own")
+_CEILING = _Marker("delegation ceiling")
+"""The fast path's condition on an approval that delegates (``Policy.delegation_ceiling``)."""
 _SLOW = _Marker("ask can()")
 _Rule = bool | frozenset | _Marker | _Conditional
 """True: global; a frozenset: those regions; _OWN: own records; _Conditional: one of those
