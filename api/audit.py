@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from api.security import Principal
+from typing import Protocol
+
 from infra.db.audit import append
 from workflows.domain.messages import AuditRecord
+from workflows.domain.policy import Actor
 
 
-async def audit_denied(principal: Principal, action: str, target: str, code: str, reason: str, region: str | None = None) -> None:
+class Asker(Protocol):
+    """Who asked and from where: an API principal or the command layer's ``Requester``."""
+
+    @property
+    def actor(self) -> Actor: ...
+
+    @property
+    def source(self) -> str: ...
+
+
+async def audit_denied(principal: Asker, action: str, target: str, code: str, reason: str, region: str | None = None) -> None:
     await append(
         AuditRecord(
             actor=principal.actor.id, actor_tier=principal.actor.tier, action=action, target=target,

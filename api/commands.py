@@ -57,11 +57,30 @@ def _refused(code: str, reason: str, status: int | None = None) -> ApiError:
     return ApiError(status, code, reason)
 
 
-def business_key(actor: Actor, idempotency_key: str | None) -> str:
-    """The start's business key: from an idempotency key (the same key starts the same process) or fresh."""
+def business_key(owner: str, idempotency_key: str | None) -> str:
+    """The start's business key: from the owner's idempotency key (the same key starts the
+    same process) or fresh. ``owner``: the admin's id, or ``platform`` for intake."""
     if idempotency_key is None:
         return uuid.uuid4().hex[:12]
-    return hashlib.sha256(f"{actor.id}\n{idempotency_key}".encode()).hexdigest()[:12]
+    return hashlib.sha256(f"{owner}\n{idempotency_key}".encode()).hexdigest()[:12]
+
+
+def _start_refusal(code: str, reason: str) -> int:
+    """A kind's own start check refusing: a body that cannot be filed is 422, not 409."""
+    status = status_for(code)
+    return 422 if status == 409 else status
+
+
+async def _start(target: Target, spec: WorkflowSpec, by: Actor | None, body: Any, key: str, idempotent: bool) -> str:
+    """The Temporal start; the same idempotent start again answers the process it started."""
+    try:
+        return await temporal.start_process(
+            target.client, spec, by=by, body=body, key=key, task_queue=target.task_queue, config=target.config,
+        )
+    except ProcessError as exc:
+        if exc.code != "already_started" or not idempotent:
+            raise ApiError(409, exc.code, exc.reason) from None
+        return spec.workflow_id(Start(by=by, body=body, key=key))
 
 
 class Started(msgspec.Struct, frozen=True):
@@ -91,10 +110,9 @@ async def start(
         problem = spec.validate_start(body, actor)
         if problem is not None:
             code, reason = problem
-            status = status_for(code)
             await audit_denied(requester, action, f"process:{spec.kind}", code, reason, subject.region)
-            raise _refused(code, reason, status if status != 409 else 422)
-    key = business_key(actor, idempotency_key)
+            raise _refused(code, reason, _start_refusal(code, reason))
+    key = business_key(actor.id, idempotency_key)
     if spec.opener:
         module, _, name = spec.opener.partition(":")
         opener = getattr(importlib.import_module(module), name)
@@ -103,14 +121,7 @@ async def start(
             task_queue=target.task_queue, config=target.config,
         )
         return Started(process_id=process_id, joined=joined)
-    try:
-        return Started(process_id=await temporal.start_process(
-            target.client, spec, by=actor, body=body, key=key, task_queue=target.task_queue, config=target.config,
-        ))
-    except ProcessError as exc:
-        if exc.code != "already_started" or idempotency_key is None:
-            raise ApiError(409, exc.code, exc.reason) from None
-        return Started(process_id=spec.workflow_id(Start(by=actor, body=body, key=key)))
+    return Started(process_id=await _start(target, spec, actor, body, key, idempotency_key is not None))
 
 
 async def start_for_platform(
@@ -127,17 +138,9 @@ async def start_for_platform(
         code, reason = problem
         await append(AuditRecord(actor="platform", actor_tier="service", action=action, target=f"process:{spec.kind}",
                                  outcome="denied", reason=f"{code}: {reason}", source=source))
-        status = status_for(code)
-        raise ApiError(422 if status in (409, 422) else status, code, reason)
-    key = hashlib.sha256(f"platform\n{idempotency_key}".encode()).hexdigest()[:12] if idempotency_key else uuid.uuid4().hex[:12]
-    try:
-        process_id = await temporal.start_process(
-            target.client, spec, by=None, body=body, key=key, task_queue=target.task_queue, config=target.config,
-        )
-    except ProcessError as exc:
-        if exc.code != "already_started" or idempotency_key is None:
-            raise ApiError(409, exc.code, exc.reason) from None
-        process_id = spec.workflow_id(Start(by=None, body=body, key=key))
+        raise ApiError(_start_refusal(code, reason), code, reason)
+    key = business_key("platform", idempotency_key)
+    process_id = await _start(target, spec, None, body, key, idempotency_key is not None)
     await append(AuditRecord(actor="platform", actor_tier="service", action=action, target=f"process:{process_id}",
                              outcome="accepted", source=source, process_id=process_id))
     return process_id
@@ -152,7 +155,7 @@ async def _readable(actor: Actor, process_id: str) -> bool:
     return await may_read(actor, process_id, started_by=row["started_by"], parties=row["parties"] or (), region=row["region"])
 
 
-def may_read_case(actor: Actor, *, started_by: str | None, parties: list[str] | tuple[str, ...], region: str | None) -> bool:
+def _reads_by_role(actor: Actor, *, started_by: str | None, parties: list[str] | tuple[str, ...], region: str | None) -> bool:
     """The cheap part of who may read a process: the top tier, whoever started it or took part
     in it, and the regional admins of its region (``may_read`` adds the rest)."""
     if actor.tier == DEFAULT_POLICY.ladder.top.key:
@@ -166,9 +169,9 @@ async def may_read(
     actor: Actor, process_id: str, *, started_by: str | None, parties: list[str] | tuple[str, ...], region: str | None,
 ) -> bool:
     """Who may read a process (its full view, its status, its case page), the one rule every
-    entry point applies: ``may_read_case``, and whoever one of its tasks is (or was) for (in
+    entry point applies: ``_reads_by_role``, and whoever one of its tasks is (or was) for (in
     their inbox now, claimed or decided by them)."""
-    if may_read_case(actor, started_by=started_by, parties=parties, region=region):
+    if _reads_by_role(actor, started_by=started_by, parties=parties, region=region):
         return True
     from infra.db.directory import process_tasks
 
